@@ -1,0 +1,44 @@
+/**
+ * The immutable image view every stage consumes, whatever backs it (OCI layout, docker-archive tar,
+ * Docker daemon, registry). Modelled on go-containerregistry's v1.Image / v1.Layer.
+ */
+import type { Readable } from 'node:stream';
+import type { Compression, Descriptor, Digest, ImageConfig, Manifest, Platform } from './types.ts';
+
+/** One layer of an image. */
+export interface Layer {
+  /** Position in the manifest, 0 = bottom. */
+  readonly index: number;
+  /** The manifest's descriptor of the (possibly compressed) blob. */
+  readonly descriptor: Descriptor;
+  /** The uncompressed tar's digest from the config's rootfs.diff_ids. */
+  readonly diffId: Digest;
+  readonly compression: Compression;
+  /**
+   * Opens the blob as stored. The stream is digest- and size-checked in flight: it errors with
+   * E_DIGEST_MISMATCH / E_SIZE_MISMATCH at its end if the bytes differ. The caller consumes or
+   * destroys it.
+   */
+  openCompressed(): Promise<Readable>;
+  /**
+   * Opens the uncompressed tar stream. Decompression errors become E_LAYER_CORRUPT; the blob
+   * digest is checked at end of stream, and the diff_id too (E_DIGEST_MISMATCH). The caller
+   * consumes or destroys it.
+   */
+  openUncompressed(): Promise<Readable>;
+}
+
+/** A single-platform image: its manifest, config and layers. */
+export interface Image {
+  /** The manifest exactly as stored; its sha256 is `manifestDigest`. */
+  readonly manifestBytes: Buffer;
+  readonly manifestDigest: Digest;
+  readonly manifestMediaType: string;
+  readonly manifest: Manifest;
+  readonly configBytes: Buffer;
+  readonly config: ImageConfig;
+  readonly platform: Platform;
+  readonly layers: readonly Layer[];
+  /** Releases what the source holds open (spooled files, sockets). Idempotent. */
+  close(): Promise<void>;
+}
