@@ -1,0 +1,8 @@
+/** The rootfs module: the flattened, streaming view of an image's layers. */
+
+/** Flattens an image's layers into a `Rootfs` (metadata tree; contents re-read on demand). */
+export { flatten } from './flatten.ts';
+/** Linux's limit of symlinks followed by `Rootfs.resolve`, and `readFile`'s default size cap. */
+export { MAX_SYMLINKS, DEFAULT_READ_FILE_MAX } from './view.ts';
+/** Contracts of the view. */
+export type { ContentVisitor, EntryType, FlattenOptions, Rootfs, RootfsEntry, RootfsTotals } from './types.ts';
