@@ -1,0 +1,14 @@
+/** Trust policy: policy files, glob matching, and selecting trusted/allowed/encrypted files. */
+export type { FileSelection, Policy, PolicyOverrides, PolicyRule, RuleType, SelectedFile } from './types.ts';
+export { RULE_TYPES } from './types.ts';
+export { globToRegExp, matchGlob } from './glob.ts';
+export {
+  compilePolicy,
+  defaultPolicy,
+  DEFAULT_POLICY_URL,
+  loadPolicy,
+  parsePolicy,
+  policyWithOverrides,
+  type CompiledPolicy,
+} from './policy.ts';
+export { comparePaths, MAX_DIR_LINK_DEPTH, selectFiles } from './select.ts';
