@@ -70,6 +70,14 @@ function* expandDirectory(view: ChrootView, dir: string): Generator<Pending> {
 }
 
 function* expandSpec(view: ChrootView, spec: TrustedFileSpec): Generator<Pending> {
+  if (spec.sha256 !== undefined && !spec.uri.endsWith('/')) {
+    // Pre-hashed: the reference only checks that it is not a directory; the file itself need not
+    // be in this root (cconv's argv file and the runtime's files are added to the output image later).
+    const real = view.tryResolve(uriPath(spec.uri));
+    if (real !== undefined && view.isDir(real)) throw fail(`directory URI ${JSON.stringify(spec.uri)} does not end with "/"`);
+    yield { uri: spec.uri, sha256: spec.sha256, target: real ?? '' };
+    return;
+  }
   const real = view.resolve(uriPath(spec.uri));
   if (spec.uri.endsWith('/')) {
     if (!view.isDir(real)) throw fail(`trusted file URI ${JSON.stringify(spec.uri)} ends with "/" but is not a directory`);

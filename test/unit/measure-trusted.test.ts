@@ -106,6 +106,14 @@ test('pre-hashed entries are kept as given and not read; a later unhashed duplic
   t.deepEqual(await expandTrustedFiles([pre, { uri: 'file:/etc/gone', sha256: 'cd'.repeat(32) }], undefined), [pre, { uri: 'file:/etc/gone', sha256: 'cd'.repeat(32) }]);
 });
 
+test('pre-hashed files need not exist in the root (as in the reference), but may not name a directory', async (t) => {
+  const r = fakeRootfsFrom(false);
+  const added = [{ uri: 'file:/cconv/argv', sha256: 'ef'.repeat(32) }, { uri: 'file:/etc/new', sha256: '01'.repeat(32) }];
+  t.deepEqual(await expandTrustedFiles(added, r), added);
+  t.is(r.readCount, 0);
+  await t.throwsAsync(expandTrustedFiles([{ uri: 'file:/usr/lib', sha256: '01'.repeat(32) }], r), { code: 'E_TRUSTED_FILE', message: /does not end with/ });
+});
+
 function sha(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
