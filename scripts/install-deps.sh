@@ -5,7 +5,8 @@
 # Quiet on success; on failure prints the failing step and its output, and exits non-zero.
 set -euo pipefail
 
-PACKAGES=(docker.io docker-registry skopeo apache2-utils zstd isal umoci openssl)
+# gcc + libc6-dev: the gramine-runtime fixture compiles its C stand-ins (fixtures/runtime/).
+PACKAGES=(docker.io docker-registry skopeo apache2-utils zstd isal umoci openssl gcc libc6-dev)
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOG="$(mktemp -t cconv-install-deps.XXXXXX)"
 trap 'rm -f "$LOG"' EXIT
