@@ -43,3 +43,26 @@ export { exportSigningData, importSignature } from './two-step.ts';
 export type { ExportPaths, ExportedSigningData } from './two-step.ts';
 export { generateSigningKey } from './keygen.ts';
 export type { KeygenOptions, GeneratedKey } from './keygen.ts';
+export {
+  gramineSign,
+  measureManifestFile,
+  exportSigningFiles,
+  importSignatureFiles,
+  viewSigstructFile,
+  enclaveIdentityOf,
+  identityAttributes,
+} from './gramine-sign.ts';
+export type {
+  EnclaveIdentity,
+  IdentityAttributes,
+  UnsignedIdentity,
+  ManifestInputs,
+  GramineSignOptions,
+  SignedFileResult,
+  ExportFilesOptions,
+  ExportFilesResult,
+  ImportFilesOptions,
+  SigstructView,
+} from './gramine-sign.ts';
+export { readInputFile, openSigner, resolveSigningDate, defaultSigningKeyPath, createSigningKeyFile } from './sign-setup.ts';
+export type { SignerChoice } from './sign-setup.ts';

@@ -1,0 +1,246 @@
+/**
+ * `cconv pf encrypt|decrypt|info`: Gramine protected files one at a time, the counterpart of
+ * `gramine-sgx-pf-crypt`. Outputs go to a temporary name in the output's directory and take their
+ * final name only when complete and verified, so a failed decryption never leaves plaintext behind.
+ */
+import { createReadStream } from 'node:fs';
+import { open, stat, unlink } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import {
+  CconvError,
+  commitTempFile,
+  decryptFile,
+  encryptToFile,
+  loadDataKey,
+  nodeCounts,
+  parseDataKey,
+  parseHeader,
+  PF_NODE_SIZE,
+  readPfInfo,
+  tempNameFor,
+  type SecretKey,
+} from '../../index.ts';
+import { wrapIoError } from '../../errors.ts';
+import { runTask } from '../../progress.ts';
+import type { CommandSpec } from '../command.ts';
+import type { CommandGroup } from '../main.ts';
+import { formatBytes } from '../render.ts';
+import type { Argv } from 'yargs';
+
+interface KeyArgs {
+  key?: string;
+  keyFile?: string;
+}
+
+/** `--key HEX` / `--key-file FILE` on a pf subcommand (`required`: one of them must be given). */
+function keyOptions(y: Argv, required: boolean): Argv {
+  return y
+    .option('key', { type: 'string', describe: 'wrap key as 32 hex digits (visible to other users in the process list: prefer --key-file)' })
+    .option('key-file', { type: 'string', describe: 'wrap key file: 16 raw bytes or 32 hex digits' })
+    .conflicts('key', 'key-file')
+    .check((a) => {
+      if (required && a.key === undefined && a.keyFile === undefined) throw new Error('give the wrap key with --key-file FILE or --key HEX');
+      return true;
+    });
+}
+
+/** The key the options name, or undefined when none is given. */
+async function keyFrom(args: KeyArgs): Promise<SecretKey | undefined> {
+  if (args.key !== undefined) return parseDataKey(args.key, '--key');
+  if (args.keyFile !== undefined) return loadDataKey(args.keyFile);
+  return undefined;
+}
+
+async function requireKey(args: KeyArgs): Promise<SecretKey> {
+  const key = await keyFrom(args);
+  if (key === undefined) throw new CconvError('E_USAGE', 'give the wrap key with --key-file FILE or --key HEX');
+  return key;
+}
+
+async function inputSize(path: string): Promise<number> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new CconvError('E_IO', `${path} is not a regular file`);
+    return st.size;
+  } catch (err) {
+    throw wrapIoError(err, `cannot read ${path}`);
+  }
+}
+
+interface EncryptArgs extends KeyArgs {
+  input: string;
+  output: string;
+  path: string;
+  force: boolean;
+}
+
+/** What `pf encrypt` and `pf decrypt` report. */
+export interface PfCryptResult {
+  input: string;
+  output: string;
+  /** The path bound into the file. */
+  boundPath: string;
+  /** Plaintext bytes. */
+  size: number;
+  /** Size of the protected file in bytes. */
+  protectedSize: number;
+}
+
+const pfEncryptCommand: CommandSpec<EncryptArgs, PfCryptResult> = {
+  command: 'encrypt <input> <output>',
+  describe: 'Encrypt a file into a Gramine protected file bound to an enclave path',
+  builder: (y) =>
+    keyOptions(y, true)
+      .positional('input', { type: 'string', describe: 'plaintext file' })
+      .positional('output', { type: 'string', describe: 'protected file to write' })
+      .option('path', { type: 'string', demandOption: true, describe: 'path bound into the file: the path Gramine opens it by (the host path of the encrypted mount URI; for cconv images, the in-enclave path)' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace an existing output' }),
+  stages: () => [{ id: 'encrypt', title: 'Encrypting' }],
+  run: async (args, report) => {
+    const size = await inputSize(args.input);
+    const key = await requireKey(args);
+    const tmp = tempNameFor(args.output);
+    try {
+      const result = await runTask(report, 'encrypt', `Encrypting ${args.input}`, async (advance) => {
+        async function* counted(): AsyncGenerator<Buffer> {
+          for await (const chunk of createReadStream(args.input, { highWaterMark: 1 << 20 })) {
+            advance((chunk as Buffer).length);
+            yield chunk as Buffer;
+          }
+        }
+        return encryptToFile(counted(), tmp, { key: key.expose(), path: args.path, size });
+      }, size);
+      await commitTempFile(tmp, args.output, args.force);
+      return { input: args.input, output: args.output, boundPath: result.path, size: result.size, protectedSize: result.nodes * PF_NODE_SIZE };
+    } catch (err) {
+      throw wrapIoError(err, `cannot write ${args.output}`);
+    } finally {
+      key.destroy();
+      await unlink(tmp).catch(() => {});
+    }
+  },
+  human: (r) => `Encrypted ${r.input} (${formatBytes(r.size)}) -> ${r.output} (${formatBytes(r.protectedSize)}), bound to ${r.boundPath}`,
+};
+
+interface DecryptArgs extends KeyArgs {
+  input: string;
+  output: string;
+  path?: string;
+  checkPath: boolean;
+  force: boolean;
+}
+
+const pfDecryptCommand: CommandSpec<DecryptArgs, PfCryptResult> = {
+  command: 'decrypt <input> <output>',
+  describe: 'Decrypt and verify a Gramine protected file (output mode 0600)',
+  builder: (y) =>
+    keyOptions(y, true)
+      .positional('input', { type: 'string', describe: 'protected file' })
+      .positional('output', { type: 'string', describe: 'plaintext file to write' })
+      .option('path', { type: 'string', describe: 'path the file must be bound to (required unless --no-check-path)' })
+      .option('check-path', { type: 'boolean', default: true, describe: 'check the bound path (--no-check-path skips the check)' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace an existing output' }),
+  stages: () => [{ id: 'decrypt', title: 'Decrypting' }],
+  run: async (args, report) => {
+    if (args.checkPath && args.path === undefined) {
+      throw new CconvError('E_USAGE', 'give the bound path with --path PATH, or skip the check with --no-check-path');
+    }
+    if (!args.checkPath && args.path !== undefined) throw new CconvError('E_USAGE', '--path and --no-check-path contradict each other');
+    const protectedSize = await inputSize(args.input);
+    const key = await requireKey(args);
+    const opts = args.path === undefined ? { key: key.expose() } : { key: key.expose(), path: args.path };
+    const tmp = tempNameFor(args.output);
+    try {
+      const info = await readPfInfo(args.input, opts); // wrong key or path fails here, before any output exists
+      await runTask(report, 'decrypt', `Decrypting ${args.input}`, async (advance) => {
+        async function* counted(): AsyncGenerator<Buffer> {
+          for await (const chunk of decryptFile(args.input, opts)) {
+            advance((chunk as Buffer).length);
+            yield chunk as Buffer;
+          }
+        }
+        const fh = await open(tmp, 'wx', 0o600); // exists before any byte is written, so `finally` always removes it
+        await pipeline(counted(), fh.createWriteStream());
+      }, info.metadata.size);
+      await commitTempFile(tmp, args.output, args.force);
+      return { input: args.input, output: args.output, boundPath: info.metadata.path, size: info.metadata.size, protectedSize };
+    } catch (err) {
+      throw wrapIoError(err, `cannot write ${args.output}`);
+    } finally {
+      key.destroy();
+      await unlink(tmp).catch(() => {});
+    }
+  },
+  human: (r) => `Decrypted ${r.input} -> ${r.output} (${formatBytes(r.size)}), bound to ${r.boundPath}`,
+};
+
+interface InfoArgs extends KeyArgs {
+  file: string;
+}
+
+/** What `pf info` reports; path and size need the key. */
+export interface PfInfoResult {
+  file: string;
+  format: 'gramine-protected-file';
+  version: string;
+  /** Size on disk in bytes. */
+  fileSize: number;
+  nodes: number;
+  /** The bound path (with a key only). */
+  boundPath?: string;
+  /** Plaintext size (with a key only). */
+  size?: number;
+  /** With a key: whether the node count matches the plaintext size. */
+  consistent?: boolean;
+}
+
+const pfInfoCommand: CommandSpec<InfoArgs, PfInfoResult> = {
+  command: 'info <file>',
+  describe: 'Show a protected file: format version, sizes, node count; bound path and plaintext size with the key',
+  builder: (y) => keyOptions(y, false).positional('file', { type: 'string', describe: 'protected file' }),
+  run: async (args) => {
+    const fileSize = await inputSize(args.file);
+    const node0 = Buffer.alloc(PF_NODE_SIZE);
+    let got = 0;
+    try {
+      const fh = await open(args.file, 'r');
+      try {
+        got = (await fh.read(node0, 0, PF_NODE_SIZE, 0)).bytesRead;
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      throw wrapIoError(err, `cannot read ${args.file}`);
+    }
+    const header = parseHeader(node0.subarray(0, got));
+    if (fileSize % PF_NODE_SIZE !== 0) {
+      throw new CconvError('E_PF_FORMAT', `protected file size ${fileSize} is not a multiple of ${PF_NODE_SIZE}`);
+    }
+    const result: PfInfoResult = { file: args.file, format: 'gramine-protected-file', version: `${header.major}.${header.minor}`, fileSize, nodes: fileSize / PF_NODE_SIZE };
+    const key = await keyFrom(args);
+    if (key !== undefined) {
+      try {
+        const { metadata } = await readPfInfo(args.file, { key: key.expose() });
+        result.boundPath = metadata.path;
+        result.size = metadata.size;
+        result.consistent = nodeCounts(metadata.size).total === result.nodes;
+      } finally {
+        key.destroy();
+      }
+    }
+    return result;
+  },
+  human: (r) => {
+    const lines = [`File:        ${r.file}`, `Format:      Gramine protected file, version ${r.version}`, `Size:        ${r.fileSize} bytes, ${r.nodes} nodes of ${PF_NODE_SIZE}`];
+    if (r.boundPath === undefined) lines.push('Bound path:  (needs the key: --key-file)');
+    else lines.push(`Bound path:  ${r.boundPath}`, `Plaintext:   ${r.size} bytes${r.consistent ? '' : ' (does NOT match the node count: truncated or padded file)'}`);
+    return lines.join('\n');
+  },
+};
+
+/** The `pf` command group. */
+export const pfCommand: CommandGroup = {
+  command: 'pf',
+  describe: 'Gramine protected files: encrypt, decrypt, info (like gramine-sgx-pf-crypt)',
+  subcommands: [pfEncryptCommand, pfDecryptCommand, pfInfoCommand],
+};

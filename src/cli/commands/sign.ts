@@ -1,0 +1,81 @@
+/**
+ * `cconv sign IMAGE --output-dir DIR`: measure and sign the confidential version of an image, and
+ * write the files Gramine loads: `app.manifest.sgx`, `app.sig` and the trusted argv file.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { wrapIoError } from '../../errors.ts';
+import { resolveSigningDate, type EnclaveIdentity } from '../../index.ts';
+import { measureImage, signMeasured } from '../../pipeline/index.ts';
+import type { CommandSpec } from '../command.ts';
+import { enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
+import { signerFrom, signerOptions, type SignerArgs } from '../options/signer.ts';
+import { identityLines } from './gramine-sign.ts';
+
+interface SignArgs extends EnclaveArgs, SignerArgs {
+  image: string;
+  outputDir: string;
+  name: string;
+}
+
+/** Result of `cconv sign --json`. */
+export interface SignResult extends EnclaveIdentity {
+  image: string;
+  manifestDigest: string;
+  files: { manifest: string; sigstruct: string; argv?: string };
+}
+
+async function writeOutput(path: string, content: Buffer, mode: number): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, content, { mode });
+    await rename(tmp, path);
+  } catch (err) {
+    throw wrapIoError(err, `writing ${path}`);
+  }
+}
+
+/** The sign command. */
+export const signCommand: CommandSpec<SignArgs, SignResult> = {
+  command: 'sign <image>',
+  describe: 'Measure and sign the confidential version of an image; write its .manifest.sgx, .sig and argv file',
+  builder: (y) =>
+    signerOptions(enclaveOptions(y.positional('image', { type: 'string', describe: 'image reference' })))
+      .option('output-dir', { alias: 'o', type: 'string', demandOption: true, describe: 'directory to write the files to (created if missing)' })
+      .option('name', { type: 'string', default: 'app', describe: 'base name of the manifest and signature files' }),
+  stages: () => [
+    { id: 'flatten', title: 'Reading and hashing the image' },
+    { id: 'measure', title: 'Measuring the enclave' },
+    { id: 'sign', title: 'Signing the SIGSTRUCT' },
+  ],
+  run: async (args, report, io) => {
+    const [settings, policy, fragment] = await Promise.all([settingsFrom(args), policyFrom(args), fragmentFrom(args)]);
+    const date = resolveSigningDate(args.date, io.env.SOURCE_DATE_EPOCH);
+    const signer = await signerFrom(args, io);
+    const { runtime, close } = await runtimeFrom(args, report);
+    try {
+      const image = await openImage(args.image, args, report);
+      try {
+        const measured = await measureImage(image, { runtime, policy, settings, report, ...(fragment ? { fragment } : {}) });
+        const { sigstruct, identity } = await signMeasured(measured, { signer, date });
+        await mkdir(args.outputDir, { recursive: true }).catch((err: unknown) => {
+          throw wrapIoError(err, `creating ${args.outputDir}`);
+        });
+        const files: SignResult['files'] = { manifest: join(args.outputDir, `${args.name}.manifest.sgx`), sigstruct: join(args.outputDir, `${args.name}.sig`) };
+        await writeOutput(files.manifest, measured.manifestSgx, 0o644);
+        await writeOutput(files.sigstruct, sigstruct, 0o644);
+        const argv = measured.rendered.argvFile;
+        if (argv !== undefined) {
+          files.argv = join(args.outputDir, 'argv');
+          await writeOutput(files.argv, argv.content, 0o444);
+        }
+        return { image: args.image, manifestDigest: image.manifestDigest, files, ...identity };
+      } finally {
+        await image.close();
+      }
+    } finally {
+      await close();
+    }
+  },
+  human: (r) => [...identityLines(r), `Wrote ${r.files.manifest}, ${r.files.sigstruct}${r.files.argv ? `, ${r.files.argv}` : ''}`].join('\n'),
+};
