@@ -41,12 +41,14 @@ export type ErrorCode =
   | 'E_TRUSTED_FILE' // trusted file missing/not a regular file in the image, bad URI, dir URI without '/'
   | 'E_KEY_INVALID' // signing key wrong type, size or exponent; wrong passphrase
   | 'E_SIGNATURE_INVALID' // signature does not verify
+  | 'E_ATTESTATION' // a signed attestation is missing, or does not match the image (subject digest, enclave identity)
   | 'E_SIGNER' // external signer failed
   | 'E_SIGSTRUCT_INVALID' // SIGSTRUCT malformed: wrong size, header, field range or date encoding
   // encryption
   | 'E_PF_FORMAT' // protected file malformed
   | 'E_PF_AUTH' // protected file authentication failed (wrong key or tampered)
   | 'E_PF_PATH' // protected file bound to another path
+  | 'E_POLICY_DENIED' // a release policy does not allow the given attestation claims (cconv policy check)
   // generic
   | 'E_IO' // local file system error
   | 'E_ABORTED' // the operation was cancelled through its AbortSignal

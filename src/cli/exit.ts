@@ -48,6 +48,7 @@ const STATUS: Record<ErrorCode, number> = {
   E_IO: ExitStatus.environment,
   E_KEY_INVALID: ExitStatus.crypto,
   E_SIGNATURE_INVALID: ExitStatus.crypto,
+  E_ATTESTATION: ExitStatus.crypto,
   E_SIGNER: ExitStatus.crypto,
   E_SIGSTRUCT_INVALID: ExitStatus.crypto,
   E_PF_FORMAT: ExitStatus.crypto,

@@ -1,6 +1,6 @@
 /**
- * Encrypted files: Gramine's protected-files format (reader and writer). Key generation, wrapping
- * and release policies live beside it in other files of this module.
+ * Encrypted files: Gramine's protected-files format (reader and writer), data keys (keys.ts), key
+ * envelopes sealed to a key broker (envelope.ts, broker.ts) and release policies (release/).
  */
 export { encryptFile, encryptToFile } from './pf/writer.ts';
 export type { PfInput, PfWriteOptions } from './pf/writer.ts';
@@ -15,3 +15,44 @@ export type { PfMount } from './pf/path.ts';
 export { aesCmac, deriveMetadataKey, kdfInput } from './pf/kdf.ts';
 export { PF_NODE_SIZE, PF_MD_DATA_SIZE, encryptedSize, nodeCounts } from './pf/format.ts';
 export type { PfHeader, PfMetadata } from './pf/format.ts';
+export { parseHeader } from './pf/format.ts';
+export { SecretKey, DATA_KEY_SIZE, generateDataKey, parseDataKey, loadDataKey, writeKeyFile, atomicWriteFile, tempNameFor, commitTempFile } from './keys.ts';
+export type { AtomicWriteOptions } from './keys.ts';
+export { ENVELOPE_ALGORITHM, brokerKeyId, sealDataKey, openEnvelope, parseEnvelope, withImageDigest } from './envelope.ts';
+export type { KeyEnvelope, EnvelopeIdentity, OpenedEnvelope } from './envelope.ts';
+export { generateBrokerKeyPair, brokerPublicKeyJson, writeBrokerKeyFiles, loadBrokerPublicKey, loadBrokerSecretKey } from './broker.ts';
+export type { BrokerKeyPair } from './broker.ts';
+export {
+  azureSkrPolicy,
+  checkReleaseIdentity,
+  DEBUG_WARNING,
+  DEFAULT_PKGLIBDIR,
+  evaluateSkrPolicy,
+  lookupClaim,
+  marblerunPackages,
+  normalizeIssuer,
+  normalizeMaaEndpoint,
+  parseAttestationClaims,
+  policyJson,
+  raTlsVerifierEnv,
+  raTlsVerifierEnvFile,
+  RELEASE_FILES,
+  secretProvManifest,
+  writeReleasePolicies,
+} from './release/index.ts';
+export type {
+  MarblerunPackage,
+  ReleaseBinding,
+  ReleaseIdentity,
+  ReleaseOptions,
+  ReleasePoliciesResult,
+  SecretProvFragment,
+  SecretProvOptions,
+  SkrAuthority,
+  SkrClaimCondition,
+  SkrCondition,
+  SkrEvaluation,
+  SkrOperator,
+  SkrPolicy,
+  SkrValue,
+} from './release/index.ts';

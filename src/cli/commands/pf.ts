@@ -32,16 +32,12 @@ interface KeyArgs {
   keyFile?: string;
 }
 
-/** `--key HEX` / `--key-file FILE` on a pf subcommand (`required`: one of them must be given). */
-function keyOptions(y: Argv, required: boolean): Argv {
+/** `--key HEX` / `--key-file FILE` on a pf subcommand (a missing key is checked in run: E_USAGE). */
+function keyOptions(y: Argv): Argv {
   return y
     .option('key', { type: 'string', describe: 'wrap key as 32 hex digits (visible to other users in the process list: prefer --key-file)' })
     .option('key-file', { type: 'string', describe: 'wrap key file: 16 raw bytes or 32 hex digits' })
-    .conflicts('key', 'key-file')
-    .check((a) => {
-      if (required && a.key === undefined && a.keyFile === undefined) throw new Error('give the wrap key with --key-file FILE or --key HEX');
-      return true;
-    });
+    .conflicts('key', 'key-file');
 }
 
 /** The key the options name, or undefined when none is given. */
@@ -90,7 +86,7 @@ const pfEncryptCommand: CommandSpec<EncryptArgs, PfCryptResult> = {
   command: 'encrypt <input> <output>',
   describe: 'Encrypt a file into a Gramine protected file bound to an enclave path',
   builder: (y) =>
-    keyOptions(y, true)
+    keyOptions(y)
       .positional('input', { type: 'string', describe: 'plaintext file' })
       .positional('output', { type: 'string', describe: 'protected file to write' })
       .option('path', { type: 'string', demandOption: true, describe: 'path bound into the file: the path Gramine opens it by (the host path of the encrypted mount URI; for cconv images, the in-enclave path)' })
@@ -134,7 +130,7 @@ const pfDecryptCommand: CommandSpec<DecryptArgs, PfCryptResult> = {
   command: 'decrypt <input> <output>',
   describe: 'Decrypt and verify a Gramine protected file (output mode 0600)',
   builder: (y) =>
-    keyOptions(y, true)
+    keyOptions(y)
       .positional('input', { type: 'string', describe: 'protected file' })
       .positional('output', { type: 'string', describe: 'plaintext file to write' })
       .option('path', { type: 'string', describe: 'path the file must be bound to (required unless --no-check-path)' })
@@ -197,7 +193,7 @@ export interface PfInfoResult {
 const pfInfoCommand: CommandSpec<InfoArgs, PfInfoResult> = {
   command: 'info <file>',
   describe: 'Show a protected file: format version, sizes, node count; bound path and plaintext size with the key',
-  builder: (y) => keyOptions(y, false).positional('file', { type: 'string', describe: 'protected file' }),
+  builder: (y) => keyOptions(y).positional('file', { type: 'string', describe: 'protected file' }),
   run: async (args) => {
     const fileSize = await inputSize(args.file);
     const node0 = Buffer.alloc(PF_NODE_SIZE);
