@@ -65,13 +65,14 @@ export interface CconvErrorOptions {
 /** An error with a stable code; the only error type that crosses module boundaries. */
 export class CconvError extends Error {
   readonly code: ErrorCode;
-  readonly hint: string | undefined;
+  /** Absent (not undefined-valued) when there is none: serialisers such as YAML dumpers reject undefined. */
+  readonly hint?: string;
 
   constructor(code: ErrorCode, message: string, options: CconvErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CconvError';
     this.code = code;
-    this.hint = options.hint;
+    if (options.hint !== undefined) this.hint = options.hint;
   }
 }
 

@@ -108,12 +108,16 @@ export class DaemonDestination implements ImageDestination {
 
   /** Finishes the archive and streams it into `docker load`; the temp dir is removed either way. */
   async commit(): Promise<void> {
+    let input: Readable | undefined;
     try {
       await this.archive.commit();
       const docker = this.docker ?? connectDocker();
+      // The daemon may answer (and we clean up) before it has read the file: the stream's own
+      // errors (e.g. ENOENT on its lazy open) must never become an unhandled 'error' event.
+      input = createReadStream(this.archive.reference.file).on('error', () => {});
       let output: NodeJS.ReadableStream;
       try {
-        output = await docker.loadImage(createReadStream(this.archive.reference.file), { quiet: true });
+        output = await docker.loadImage(input, { quiet: true });
       } catch (err) {
         throw daemonError(err, 'loading the image into Docker');
       }
@@ -122,6 +126,7 @@ export class DaemonDestination implements ImageDestination {
       });
       this.done = true;
     } finally {
+      input?.destroy();
       this.cleanup();
     }
   }
