@@ -1,0 +1,48 @@
+/**
+ * assemble/: the output image of `cconv build`.
+ *
+ * Layers, bottom to top:
+ * 1. ONE runtime layer built from the runtime image's root: the given paths only (Gramine's
+ *    pkglibdir subtree and the loader paths, e.g. /usr/bin/gramine-sgx; a symlink brings what it
+ *    resolves to), their parent directories, modes, owners and xattrs. Never the runtime image's
+ *    base distribution: a musl app and a glibc app get the same runtime layer.
+ * 2. The app's layers, byte-identical (same blob, streamed from `openCompressed`; Docker media
+ *    types are written as their OCI equivalents, same bytes and digest) unless the layer holds a
+ *    member at an encrypted path, at ANY layer, shadowed versions included, so the plaintext is
+ *    in no blob. Such a layer is rewritten: same members in the same order minus those paths,
+ *    re-tarred and gzipped deterministically, with a new diff_id. A hardlink from or to an
+ *    encrypted path fails with E_UNSUPPORTED (the other name would keep the plaintext).
+ * 3. ONE cconv layer: `.manifest.sgx` and `.sig` (under /cconv/, names from the caller), the
+ *    trusted argv file (0444), the ciphertexts at the encrypted files' paths (original owner,
+ *    mode), `createDirs` (0755), and the parent directories the image lacks (0755 root).
+ *
+ * Built layers use the deterministic tar writer (tar-writer.ts: ustar, PAX only where needed,
+ * numeric owners, empty uname/gname, no atime/ctime), entries depth-first sorted by name with
+ * mtime = epoch (rewritten layers keep their members' order and mtimes), gzip level 6 from Node's
+ * zlib without name/mtime. Each built layer is spooled to a file in a private temp dir under
+ * `tmpDir`, hashing diff_id and blob digest in the same pass; the dir goes on `close()` and on
+ * every assembleImage error.
+ *
+ * Config: the app's Env, WorkingDir, ExposedPorts, Volumes, Labels, StopSignal and platform;
+ * Entrypoint = the runtime loader argv (no shell), Cmd null unless given, User "": the loader runs
+ * as root to set up the enclave (it needs the SGX device and AESM socket), and the app's identity
+ * inside the enclave is the manifest's loader.uid/gid, which MRENCLAVE covers; labels and manifest
+ * annotations carry the identity (org.cconv.*; annotations add org.opencontainers.image.base.digest).
+ * history keeps the source's and marks rewritten layers; created = epoch. JSON is compact with a
+ * fixed key order. The API takes no key material, so no key can end up in a layer.
+ */
+
+/** Builds the output image's layers, config and manifest (see `assembleImage` in assemble.ts). */
+export { assembleImage, keptDescriptor } from './assemble.ts';
+/** Writes an assembled image to a destination: blobs, config, manifest, commit; abort on error. */
+export { writeAssembled } from './write.ts';
+export type { WriteOptions } from './write.ts';
+/** Input and output types. */
+export type { AddedFile, AssembledImage, AssembledLayer, AssembleIdentity, AssembleInput, EncryptedFile } from './types.ts';
+/** Label keys, and the pure config/manifest builders. */
+export { BASE_DIGEST_ANNOTATION, CREATED_BY, LABELS, buildConfig, buildManifest, identityLabels, rfc3339 } from './config.ts';
+/** The deterministic tar writer. */
+export { encodeHeaders, encodePaxRecords, tarStream } from './tar-writer.ts';
+export type { TarItem, TarItemType } from './tar-writer.ts';
+/** The gzip level of built layers. */
+export { GZIP_LEVEL } from './layer-file.ts';

@@ -1,0 +1,88 @@
+/** Input and output contracts of the image assembler (see index.ts for the design). */
+import type { Readable } from 'node:stream';
+import type { Image } from '../image/image.ts';
+import type { Descriptor, Digest } from '../image/types.ts';
+import type { Reporter } from '../progress.ts';
+import type { Rootfs } from '../rootfs/types.ts';
+
+/** A file whose plaintext must appear in no layer; its ciphertext replaces it in the cconv layer. */
+export interface EncryptedFile {
+  /** Absolute in-image path of the original (plaintext) file. */
+  path: string;
+  /** A local file holding the ciphertext, already written by the caller (read when the layer is built). */
+  ciphertextFile: string;
+  /** Exact byte size of `ciphertextFile` (checked while streaming: E_SIZE_MISMATCH). */
+  size: number;
+}
+
+/** A small file cconv adds to the cconv layer (`.manifest.sgx`, `.sig`, the trusted argv file). */
+export interface AddedFile {
+  /** Absolute in-image path. */
+  path: string;
+  content: Buffer;
+  /** Permission bits, e.g. 0o444. Owner is root. */
+  mode: number;
+}
+
+/** The identity the output image is labelled with (hex strings lowercase). */
+export interface AssembleIdentity {
+  mrenclave: string;
+  mrsigner: string;
+  isvProdId: number;
+  isvSvn: number;
+  debug: boolean;
+}
+
+/** Everything `assembleImage` needs. No key material is accepted, by design. */
+export interface AssembleInput {
+  /** The app image; its layers are streamed again (it must stay open until the result is written). */
+  source: Image;
+  /** The app image's flattened root (owners/modes of encrypted files, conflict checks). */
+  sourceRootfs: Rootfs;
+  /** The reference the user gave for the source (label `org.cconv.source.ref`). */
+  sourceRef: string;
+  /** The runtime image's root and the absolute paths (pkglibdir, loader) to copy from it. */
+  runtime: { rootfs: Rootfs; paths: readonly string[] };
+  encrypted: readonly EncryptedFile[];
+  /** Files of the cconv layer: `.manifest.sgx` and `.sig` under /cconv/, the trusted argv file (0444). */
+  files: readonly AddedFile[];
+  /** Directories to create (mode 0755, root), e.g. a WorkingDir the image lacks. */
+  createDirs: readonly string[];
+  /** The container's Entrypoint: the runtime loader's argv, e.g. ["/usr/bin/gramine-sgx", "/cconv/app"]. */
+  entrypoint: readonly string[];
+  /** The container's Cmd; default null. */
+  cmd?: readonly string[] | null;
+  identity: AssembleIdentity;
+  runtimeInfo: { name: 'gramine'; version: string };
+  /** Seconds since the epoch for every timestamp written (SOURCE_DATE_EPOCH, or 0). */
+  epoch: number;
+  /** Parent of the temp dir holding built layers; default os.tmpdir(). */
+  tmpDir?: string;
+  report?: Reporter;
+}
+
+/** One layer of the assembled image, bottom first. */
+export interface AssembledLayer {
+  descriptor: Descriptor;
+  diffId: Digest;
+  /** True when the source blob is reused byte for byte. */
+  kept: boolean;
+  /** What the layer is: 'runtime', 'source' (kept or rewritten app layer) or 'cconv'. */
+  role: 'runtime' | 'source' | 'cconv';
+  /** Opens the blob as stored (verified in flight for kept layers). The caller consumes or destroys it. */
+  open(): Promise<Readable>;
+}
+
+/** The assembled image: exact manifest and config bytes, and its layers. */
+export interface AssembledImage {
+  manifestBytes: Buffer;
+  manifestDigest: Digest;
+  manifestMediaType: string;
+  configBytes: Buffer;
+  configDescriptor: Descriptor;
+  layers: readonly AssembledLayer[];
+  /** Source layer indexes that were rewritten (they held an encrypted path). */
+  rewritten: readonly number[];
+  /** Removes the temp dir of built layers (open() fails after). Idempotent. Does not close `source`. */
+  close(): Promise<void>;
+}
