@@ -66,3 +66,5 @@ export type {
 export { CconvError, isCconvError } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
 export type { ProgressEvent, Reporter } from './progress.ts';
+export { attestImage, verifyAttestations, generateSigstoreKey, enclavePredicate, provenancePredicate, identityTokenProvider, ENCLAVE_PREDICATE_TYPE, SLSA_PROVENANCE_TYPE } from './publish/index.ts';
+export type { AttestOptions, AttestResult, VerifyAttestationsOptions, VerifyAttestationsResult, TrustPolicy, SigningMethod, EnclavePredicate, ProvenanceInput } from './publish/index.ts';

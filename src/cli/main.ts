@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { execute, type CliIo, type CommandSpec, type GlobalOptions } from './command.ts';
+import { attestCommand } from './commands/attest.ts';
 import { gramineCommand } from './commands/gramine-sign.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { keygenCommand } from './commands/keygen.ts';
@@ -25,7 +26,7 @@ export interface CommandGroup {
 }
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: Array<CommandSpec<any, any> | CommandGroup> = [inspectCommand, measureCommand, signCommand, gramineCommand, sigstructCommand, keygenCommand, pfCommand, keysCommand, policyCommand];
+export const COMMANDS: Array<CommandSpec<any, any> | CommandGroup> = [inspectCommand, measureCommand, signCommand, gramineCommand, sigstructCommand, keygenCommand, pfCommand, keysCommand, policyCommand, attestCommand];
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

@@ -1,0 +1,198 @@
+/**
+ * `cconv attest sign|verify|keygen`: sigstore attestations of a pushed image, stored as OCI
+ * referrers. `sign` signs the enclave predicate (from the image labels or --enclave-json) with a
+ * local P-256 key or keylessly (Fulcio + Rekor); `verify` checks them; `keygen` makes a key.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Argv } from 'yargs';
+import { CconvError, wrapIoError } from '../../errors.ts';
+import {
+  DEFAULT_FULCIO_URL,
+  DEFAULT_REKOR_URL,
+  ENCLAVE_PREDICATE_TYPE,
+  SLSA_PROVENANCE_TYPE,
+  attestImage,
+  generateSigstoreKey,
+  identityTokenProvider,
+  loadSigstorePrivateKey,
+  loadSigstorePublicKey,
+  parseEnclavePredicate,
+  verifyAttestations,
+  type AttestResult,
+  type SigningMethod,
+  type SigstoreKeyFiles,
+  type TrustPolicy,
+  type VerifyAttestationsResult,
+} from '../../publish/index.ts';
+import { runTask } from '../../progress.ts';
+import type { RegistryOptions } from '../../transports/registry/index.ts';
+import type { CliIo, CommandSpec } from '../command.ts';
+
+/** Registry connection flags shared by the attest subcommands. */
+export interface RegistryArgs {
+  certFile?: string;
+  username?: string;
+  passwordStdin: boolean;
+}
+
+/** Adds --cert-file, --username and --password-stdin. */
+export function registryFlags(y: Argv): Argv {
+  return y
+    .option('cert-file', { type: 'string', describe: 'PEM file of extra CA certificates for the registry' })
+    .option('username', { type: 'string', describe: 'registry user name (with --password-stdin); default: docker config / env credentials' })
+    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the registry password from standard input' });
+}
+
+/** Maps the registry flags onto the registry transport's options (credentials never logged). */
+export async function registryOptionsFrom(args: RegistryArgs, io: CliIo): Promise<RegistryOptions> {
+  const options: RegistryOptions = { env: io.env };
+  if (args.certFile !== undefined) options.caFile = args.certFile;
+  if (args.passwordStdin !== (args.username !== undefined)) throw new CconvError('E_USAGE', '--username and --password-stdin go together');
+  if (args.username !== undefined) {
+    const password = (await io.readStdin()).toString('utf8').replace(/\r?\n$/, '');
+    if (password === '') throw new CconvError('E_USAGE', '--password-stdin read an empty password');
+    options.credentials = { username: args.username, password };
+  }
+  return options;
+}
+
+async function readJsonFile(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw wrapIoError(err, `reading ${what} ${path}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new CconvError('E_USAGE', `${what} ${path} is not JSON`);
+  }
+}
+
+interface SignArgs extends RegistryArgs {
+  image: string;
+  key?: string;
+  keyless?: boolean;
+  fulcioUrl: string;
+  rekorUrl: string;
+  identityTokenEnv?: string;
+  enclaveJson?: string;
+}
+
+const signCommand: CommandSpec<SignArgs, AttestResult> = {
+  command: 'sign <image>',
+  describe: 'Sign the enclave identity of a pushed image and attach it as an OCI referrer (sigstore bundle)',
+  builder: (y) =>
+    registryFlags(
+      y
+        .positional('image', { type: 'string', describe: 'docker://REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+        .option('key', { type: 'string', describe: 'ECDSA P-256 private key (PEM), from cconv attest keygen' })
+        // No `default: false`: yargs applies .conflicts to defaults too (see main.ts). Unset means false.
+        .option('keyless', { type: 'boolean', describe: 'sign with a Fulcio certificate for an OIDC identity, logged in Rekor' })
+        .option('fulcio-url', { type: 'string', default: DEFAULT_FULCIO_URL, describe: 'Fulcio base URL (keyless)' })
+        .option('rekor-url', { type: 'string', default: DEFAULT_REKOR_URL, describe: 'Rekor base URL (keyless)' })
+        .option('identity-token-env', { type: 'string', describe: 'variable holding the OIDC token (keyless)', defaultDescription: 'SIGSTORE_ID_TOKEN, else the GitHub Actions token endpoint' })
+        .option('enclave-json', { type: 'string', describe: 'the enclave predicate as JSON; default: from the image labels' })
+        .conflicts('key', 'keyless'),
+    ),
+  stages: () => [
+    { id: 'sign-enclave', title: 'Signing the enclave attestation' },
+    { id: 'push-enclave', title: 'Storing the enclave attestation' },
+  ],
+  run: async (args, report, io) => {
+    let signing: SigningMethod;
+    if (args.key !== undefined) signing = { kind: 'key', privateKey: await loadSigstorePrivateKey(args.key) };
+    else if (args.keyless === true) {
+      signing = { kind: 'keyless', identityToken: identityTokenProvider(io.env, args.identityTokenEnv === undefined ? {} : { tokenEnv: args.identityTokenEnv }), fulcioUrl: args.fulcioUrl, rekorUrl: args.rekorUrl };
+    } else throw new CconvError('E_USAGE', 'choose --key FILE or --keyless');
+    const enclave = args.enclaveJson === undefined ? undefined : parseEnclavePredicate(await readJsonFile(args.enclaveJson, 'enclave JSON'), `enclave JSON ${args.enclaveJson}`);
+    return attestImage(args.image, { signing, registry: await registryOptionsFrom(args, io), report, ...(enclave ? { enclave } : {}) });
+  },
+  human: (r) =>
+    [
+      `Attested ${r.image}@${r.digest}`,
+      `MRENCLAVE: ${r.enclave.mrenclave}`,
+      `MRSIGNER:  ${r.enclave.mrsigner}`,
+      ...r.attestations.map((a) => `  ${a.predicateType} -> referrer ${a.referrer} (${a.index === 'api' ? 'referrers API' : 'fallback tag'})${a.logIndex !== undefined ? `, Rekor log index ${a.logIndex}` : ''}`),
+    ].join('\n'),
+};
+
+interface VerifyArgs extends RegistryArgs {
+  image: string;
+  key?: string;
+  certificateIdentity?: string;
+  certificateOidcIssuer?: string;
+  trustedRoot?: string;
+  expectMrenclave?: string;
+  expectMrsigner?: string;
+  requireProvenance: boolean;
+}
+
+const verifyCommand: CommandSpec<VerifyArgs, VerifyAttestationsResult> = {
+  command: 'verify <image>',
+  describe: 'Verify the sigstore attestations attached to a pushed image',
+  builder: (y) =>
+    registryFlags(
+      y
+        .positional('image', { type: 'string', describe: 'docker://REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+        .option('key', { type: 'string', describe: 'public (or private) P-256 key PEM the attestations must be signed with' })
+        .option('certificate-identity', { type: 'string', describe: 'keyless: the signer identity (certificate SAN), exact' })
+        .option('certificate-oidc-issuer', { type: 'string', describe: 'keyless: the OIDC issuer, exact' })
+        .option('trusted-root', { type: 'string', describe: 'keyless: sigstore trusted_root.json (Fulcio CA, Rekor and CT log keys)' })
+        .option('expect-mrenclave', { type: 'string', describe: 'MRENCLAVE the enclave attestation must carry (hex)' })
+        .option('expect-mrsigner', { type: 'string', describe: 'MRSIGNER the enclave attestation must carry (hex)' })
+        .option('require-provenance', { type: 'boolean', default: false, describe: 'also require a verified SLSA provenance attestation' })
+        .conflicts('key', 'certificate-identity'),
+    ),
+  stages: () => [{ id: 'verify-attestations', title: 'Verifying attestations' }],
+  run: async (args, report, io) => {
+    let trust: TrustPolicy;
+    if (args.key !== undefined) trust = { kind: 'key', publicKey: await loadSigstorePublicKey(args.key) };
+    else if (args.certificateIdentity !== undefined && args.certificateOidcIssuer !== undefined && args.trustedRoot !== undefined) {
+      trust = { kind: 'keyless', certificateIdentity: args.certificateIdentity, certificateIssuer: args.certificateOidcIssuer, trustedRoot: await readJsonFile(args.trustedRoot, 'trusted root') };
+    } else throw new CconvError('E_USAGE', 'give --key FILE, or --certificate-identity, --certificate-oidc-issuer and --trusted-root');
+    const expect: { mrenclave?: string; mrsigner?: string } = {};
+    if (args.expectMrenclave !== undefined) expect.mrenclave = args.expectMrenclave;
+    if (args.expectMrsigner !== undefined) expect.mrsigner = args.expectMrsigner;
+    return verifyAttestations(args.image, {
+      trust,
+      expect,
+      require: args.requireProvenance ? [ENCLAVE_PREDICATE_TYPE, SLSA_PROVENANCE_TYPE] : [ENCLAVE_PREDICATE_TYPE],
+      registry: await registryOptionsFrom(args, io),
+      report,
+    });
+  },
+  human: (r) =>
+    [
+      `Verified ${r.image}@${r.digest} (${r.verified.length} attestation(s), ${r.rejected.length} rejected)`,
+      ...(r.enclave ? [`MRENCLAVE: ${r.enclave.mrenclave}`, `MRSIGNER:  ${r.enclave.mrsigner}`] : []),
+      ...r.verified.map((v) => `  ok  ${v.predicateType}  ${v.referrer}  ${v.signer.kind === 'key' ? `key ${v.signer.keyId.slice(0, 16)}` : `${v.signer.identity} (${v.signer.issuer})`}`),
+      ...r.rejected.map((x) => `  rejected ${x.referrer}: ${x.code} ${x.reason}`),
+      `Compared with: ${r.checked.join(', ') || 'nothing (no labels, no --expect-*)'}`,
+    ].join('\n'),
+};
+
+interface KeygenArgs {
+  path: string;
+  force: boolean;
+}
+
+const keygenCommand: CommandSpec<KeygenArgs, SigstoreKeyFiles> = {
+  command: 'keygen <path>',
+  describe: 'Create an ECDSA P-256 key for attestations (PATH mode 0600, PATH.pub)',
+  builder: (y) =>
+    y
+      .positional('path', { type: 'string', describe: 'where to write the PEM private key' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace existing files' }),
+  stages: () => [{ id: 'keygen', title: 'Generating a P-256 key' }],
+  run: (args, report) => runTask(report, 'keygen', 'Generating a P-256 key', () => generateSigstoreKey(args.path, { force: args.force })),
+  human: (r) => `Wrote ${r.privateKeyPath} (mode 0600) and ${r.publicKeyPath}\nKey id: ${r.keyId}`,
+};
+
+/** The `attest` command group. */
+export const attestCommand = {
+  command: 'attest',
+  describe: 'Sign and verify sigstore attestations (enclave identity, provenance) of pushed images',
+  subcommands: [signCommand, verifyCommand, keygenCommand] as CommandSpec<any, any>[],
+};
