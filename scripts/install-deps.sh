@@ -6,7 +6,8 @@
 set -euo pipefail
 
 # gcc + libc6-dev: the gramine-runtime fixture compiles its C stand-ins (fixtures/runtime/).
-PACKAGES=(docker.io docker-registry skopeo apache2-utils zstd isal umoci openssl gcc libc6-dev)
+# musl + musl-tools: the app-musl fixture is built with musl-gcc (fixtures/apps/).
+PACKAGES=(docker.io docker-registry skopeo apache2-utils zstd isal umoci openssl gcc libc6-dev musl musl-tools)
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOG="$(mktemp -t cconv-install-deps.XXXXXX)"
 trap 'rm -f "$LOG"' EXIT

@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildFixture, ensureFixtures, type FixtureInfo } from '../../fixtures/build.ts';
 import { gramineRuntimeFixture, RUNTIME_LABELS } from '../../fixtures/runtime/fixture.ts';
+import { compileLoader } from '../../fixtures/runtime/loader.ts';
 import { compileStandins, gccVersion, STANDIN_SOURCE_DIR } from '../../fixtures/runtime/standin.ts';
 import { completeManifest, computeMrenclave, loadGramineConstants, parsePalElf } from '../../src/measure/index.ts';
 import { flatten } from '../../src/rootfs/index.ts';
@@ -154,8 +155,9 @@ test('MRENCLAVE over a simple manifest is 64 hex digits, the same for two builds
   t.not((await measure(a, pal)).mrenclave, ma.mrenclave);
 });
 
-test('every image form holds the runtime under pkglibdir, an empty /usr/bin and the runtime labels', async (t) => {
-  const expected: Record<string, string> = {};
+test('every image form holds the runtime under pkglibdir, /usr/bin/gramine-sgx and the runtime labels', async (t) => {
+  const loader = compileLoader();
+  const expected: Record<string, string> = { 'usr/bin/gramine-sgx': `755 ${sha(loader)}` };
   for (const [p, v] of Object.entries(tree(cached.dir!))) expected[`${PKGLIBDIR.slice(1)}/${p.replace(/\/$/, '')}`] = v;
   const refs: ImageReference[] = [
     { transport: 'oci', dir: cached.paths.oci! },
