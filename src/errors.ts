@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'E_SIGNATURE_INVALID' // signature does not verify
   | 'E_ATTESTATION' // a signed attestation is missing, or does not match the image (subject digest, enclave identity)
   | 'E_SIGNER' // external signer failed
+  | 'E_VERIFY_MISMATCH' // a confidential image does not match its own manifest, SIGSTRUCT, labels or expected identity
   | 'E_SIGSTRUCT_INVALID' // SIGSTRUCT malformed: wrong size, header, field range or date encoding
   // encryption
   | 'E_PF_FORMAT' // protected file malformed

@@ -41,6 +41,7 @@ const STATUS: Record<ErrorCode, number> = {
   E_ELF_INVALID: ExitStatus.badImage,
   E_ENCLAVE_LAYOUT: ExitStatus.badImage,
   E_TRUSTED_FILE: ExitStatus.badImage,
+  E_VERIFY_MISMATCH: ExitStatus.badImage,
   E_DAEMON: ExitStatus.environment,
   E_REGISTRY: ExitStatus.environment,
   E_AUTH: ExitStatus.environment,

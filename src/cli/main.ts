@@ -7,6 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { execute, type CliIo, type CommandSpec, type GlobalOptions } from './command.ts';
 import { attestCommand } from './commands/attest.ts';
+import { buildCommand } from './commands/build.ts';
 import { gramineCommand } from './commands/gramine-sign.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { keygenCommand } from './commands/keygen.ts';
@@ -15,6 +16,7 @@ import { pfCommand } from './commands/pf.ts';
 import { policyCommand } from './commands/policy.ts';
 import { measureCommand } from './commands/measure.ts';
 import { signCommand } from './commands/sign.ts';
+import { verifyCommand } from './commands/verify.ts';
 import { sigstructCommand } from './commands/sigstruct.ts';
 import { ExitStatus } from './exit.ts';
 
@@ -26,7 +28,7 @@ export interface CommandGroup {
 }
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: Array<CommandSpec<any, any> | CommandGroup> = [inspectCommand, measureCommand, signCommand, gramineCommand, sigstructCommand, keygenCommand, pfCommand, keysCommand, policyCommand, attestCommand];
+export const COMMANDS: Array<CommandSpec<any, any> | CommandGroup> = [buildCommand, verifyCommand, inspectCommand, measureCommand, signCommand, gramineCommand, sigstructCommand, keygenCommand, pfCommand, keysCommand, policyCommand, attestCommand];
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

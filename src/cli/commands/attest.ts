@@ -25,36 +25,8 @@ import {
   type VerifyAttestationsResult,
 } from '../../publish/index.ts';
 import { runTask } from '../../progress.ts';
-import type { RegistryOptions } from '../../transports/registry/index.ts';
 import type { CliIo, CommandSpec } from '../command.ts';
-
-/** Registry connection flags shared by the attest subcommands. */
-export interface RegistryArgs {
-  certFile?: string;
-  username?: string;
-  passwordStdin: boolean;
-}
-
-/** Adds --cert-file, --username and --password-stdin. */
-export function registryFlags(y: Argv): Argv {
-  return y
-    .option('cert-file', { type: 'string', describe: 'PEM file of extra CA certificates for the registry' })
-    .option('username', { type: 'string', describe: 'registry user name (with --password-stdin); default: docker config / env credentials' })
-    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the registry password from standard input' });
-}
-
-/** Maps the registry flags onto the registry transport's options (credentials never logged). */
-export async function registryOptionsFrom(args: RegistryArgs, io: CliIo): Promise<RegistryOptions> {
-  const options: RegistryOptions = { env: io.env };
-  if (args.certFile !== undefined) options.caFile = args.certFile;
-  if (args.passwordStdin !== (args.username !== undefined)) throw new CconvError('E_USAGE', '--username and --password-stdin go together');
-  if (args.username !== undefined) {
-    const password = (await io.readStdin()).toString('utf8').replace(/\r?\n$/, '');
-    if (password === '') throw new CconvError('E_USAGE', '--password-stdin read an empty password');
-    options.credentials = { username: args.username, password };
-  }
-  return options;
-}
+import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 
 async function readJsonFile(path: string, what: string): Promise<unknown> {
   let text: string;

@@ -13,7 +13,7 @@ import { loadRuntimeDir, loadRuntimeImage, type GramineRuntime } from '../../pip
 import { defaultPolicy, loadPolicy, policyWithOverrides, type Policy } from '../../policy/index.ts';
 import type { Reporter } from '../../progress.ts';
 import { loadGramineConfig, mergeSettings, validateSettings, type GramineSettings, type ManifestTable } from '../../runtimes/index.ts';
-import { openSource, parseReference } from '../../transports/index.ts';
+import { openSource, parseReference, type SourceOptions } from '../../transports/index.ts';
 
 /** Parsed options of the enclave option groups (camel-cased by yargs). */
 export interface EnclaveArgs {
@@ -123,18 +123,18 @@ export async function fragmentFrom(args: EnclaveArgs): Promise<ManifestTable | u
 }
 
 /** Opens an image reference with the --platform and --tmp-dir options. The caller closes it. */
-export async function openImage(reference: string, args: Pick<EnclaveArgs, 'platform' | 'tmpDir'>, report: Reporter): Promise<Image> {
+export async function openImage(reference: string, args: Pick<EnclaveArgs, 'platform' | 'tmpDir'>, report: Reporter, sources: SourceOptions = {}): Promise<Image> {
   const options: { report: Reporter; platform?: ReturnType<typeof parsePlatform>; tmpDir?: string } = { report };
   if (args.platform !== undefined) options.platform = parsePlatform(args.platform);
   if (args.tmpDir !== undefined) options.tmpDir = args.tmpDir;
-  return openSource(parseReference(reference)).open(options);
+  return openSource(parseReference(reference), sources).open(options);
 }
 
 /**
  * Loads the runtime named by --runtime-dir or --runtime-image. Returns it with a `close` that
  * releases the runtime image (a no-op for a directory).
  */
-export async function runtimeFrom(args: EnclaveArgs, report: Reporter): Promise<{ runtime: GramineRuntime; close: () => Promise<void> }> {
+export async function runtimeFrom(args: EnclaveArgs, report: Reporter, sources: SourceOptions = {}): Promise<{ runtime: GramineRuntime; close: () => Promise<void> }> {
   const options = { version: args.gramineVersion, report };
   if (args.runtimeDir !== undefined) return { runtime: await loadRuntimeDir(args.runtimeDir, options), close: async () => {} };
   if (args.runtimeImage === undefined) {
@@ -142,7 +142,7 @@ export async function runtimeFrom(args: EnclaveArgs, report: Reporter): Promise<
       hint: 'pass --runtime-image REF (an image with Gramine installed, e.g. a gramine base image) or --runtime-dir DIR',
     });
   }
-  const image = await openImage(args.runtimeImage, { tmpDir: args.tmpDir }, report);
+  const image = await openImage(args.runtimeImage, { tmpDir: args.tmpDir }, report, sources);
   try {
     return { runtime: await loadRuntimeImage(image, options), close: () => image.close() };
   } catch (err) {

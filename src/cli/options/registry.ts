@@ -1,0 +1,45 @@
+/**
+ * Registry connection options shared by every command that reads from or writes to a registry:
+ * extra CA, TLS and plain-http escape hatches, and credentials (--username with the password on
+ * stdin; otherwise CCONV_REGISTRY_USERNAME/PASSWORD, then the Docker config). Never logged.
+ */
+import type { Argv } from 'yargs';
+import { CconvError } from '../../errors.ts';
+import type { RegistryOptions } from '../../transports/registry/index.ts';
+import type { CliIo } from '../command.ts';
+
+/** Parsed registry options. */
+export interface RegistryArgs {
+  certFile?: string;
+  username?: string;
+  passwordStdin: boolean;
+  insecure?: boolean;
+  plainHttp?: boolean;
+}
+
+const GROUP = 'Registry:';
+
+/** Adds --cert-file, --username, --password-stdin, --insecure and --plain-http. */
+export function registryFlags(y: Argv): Argv {
+  return y
+    .option('cert-file', { type: 'string', group: GROUP, describe: 'PEM file of extra CA certificates for the registry' })
+    .option('username', { type: 'string', group: GROUP, describe: 'registry user name (with --password-stdin); default: env or docker config credentials' })
+    .option('password-stdin', { type: 'boolean', default: false, group: GROUP, describe: 'read the registry password from standard input' })
+    .option('insecure', { type: 'boolean', group: GROUP, describe: 'do not verify the registry\'s TLS certificate (never in production)' })
+    .option('plain-http', { type: 'boolean', group: GROUP, describe: 'talk plain HTTP to a localhost registry' });
+}
+
+/** Maps the registry flags onto the registry transport's options. */
+export async function registryOptionsFrom(args: RegistryArgs, io: CliIo): Promise<RegistryOptions> {
+  const options: RegistryOptions = { env: io.env };
+  if (args.certFile !== undefined) options.caFile = args.certFile;
+  if (args.insecure === true) options.insecure = true;
+  if (args.plainHttp === true) options.plainHttp = true;
+  if (args.passwordStdin !== (args.username !== undefined)) throw new CconvError('E_USAGE', '--username and --password-stdin go together');
+  if (args.username !== undefined) {
+    const password = (await io.readStdin()).toString('utf8').replace(/\r?\n$/, '');
+    if (password === '') throw new CconvError('E_USAGE', '--password-stdin read an empty password');
+    options.credentials = { username: args.username, password };
+  }
+  return options;
+}

@@ -1,0 +1,173 @@
+/**
+ * `cconv build`: source image -> measured, signed, (partly) encrypted confidential image written to
+ * a destination. Stages, in order: flatten + hash, policy, manifest, measure, sign, encrypt,
+ * assemble, write, then key envelope and release policies. Nothing half-written stays behind:
+ * temp files go on every path, and a destination is only committed after every blob is in.
+ */
+import { assembleImage, writeAssembled } from '../assemble/index.ts';
+import type { EnclaveIdentity, Signer, SigstructDate } from '../enclave/index.ts';
+import {
+  atomicWriteFile,
+  generateDataKey,
+  sealDataKey,
+  withImageDigest,
+  writeReleasePolicies,
+  type KeyEnvelope,
+  type ReleaseOptions,
+  type SecretKey,
+} from '../encrypt/index.ts';
+import { CconvError } from '../errors.ts';
+import type { Image } from '../image/image.ts';
+import type { TrustedFile } from '../measure/index.ts';
+import type { Digest } from '../image/types.ts';
+import type { Policy } from '../policy/index.ts';
+import { silentReporter, type Reporter } from '../progress.ts';
+import type { GramineSettings, ManifestTable } from '../runtimes/index.ts';
+import type { ImageDestination } from '../transports/types.ts';
+import { encryptSelected, type EncryptedFiles } from './encrypt.ts';
+import { measureImage } from './measure.ts';
+import type { GramineRuntime } from './runtime.ts';
+import { signMeasured } from './sign.ts';
+
+/** Where cconv puts its own files in the output image, and the loader that starts the enclave. */
+export const CCONV_DIR = '/cconv';
+export const APP_NAME = 'app';
+export const LOADER_PATH = '/usr/bin/gramine-sgx';
+
+/** Inputs of `buildImage`. The caller opens (and closes) the source, runtime and destination. */
+export interface BuildInput {
+  source: Image;
+  sourceRef: string;
+  runtime: GramineRuntime;
+  destination: ImageDestination;
+  policy?: Policy;
+  settings?: Partial<GramineSettings>;
+  fragment?: ManifestTable;
+  signer: Signer;
+  date: SigstructDate;
+  /** Seconds since the epoch for every timestamp in the image (SOURCE_DATE_EPOCH, else 0). */
+  epoch: number;
+  /** The data key for encrypted files; a fresh one is generated when absent. */
+  dataKey?: SecretKey;
+  /** Seal the data key to this key broker (X25519 public key) and write the envelope to `envelopePath`. */
+  broker?: { publicKey: Uint8Array; envelopePath: string };
+  /** Write release policies for the build's identity into this directory. */
+  releasePolicies?: { dir: string } & ReleaseOptions;
+  tmpDir?: string;
+  report?: Reporter;
+}
+
+/** What a build produced (README.md, "cconv build --json"). */
+export interface BuildOutput {
+  digest: Digest;
+  identity: EnclaveIdentity;
+  files: { trusted: number; allowed: number; encrypted: number; excluded: number };
+  encryptedBytes: number;
+  /** The trusted files as listed in the manifest (uri, sha256), in manifest order. */
+  trustedFiles: TrustedFile[];
+  /** In-image paths of the encrypted files, sorted. */
+  encryptedPaths: string[];
+  /** The exact .manifest.sgx (for --k8s and attestations). */
+  manifestSgx: Buffer;
+  layers: Array<{ digest: string; size: number; role: 'runtime' | 'source' | 'cconv'; kept: boolean }>;
+  envelope?: KeyEnvelope;
+  releasePolicyFiles?: string[];
+  /** Milliseconds per stage. */
+  timings: Record<string, number>;
+}
+
+/** Runs the whole pipeline for one image. See the module comment for the stages. */
+export async function buildImage(input: BuildInput): Promise<BuildOutput> {
+  const report = input.report ?? silentReporter;
+  const timings: Record<string, number> = {};
+  const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    try {
+      return await fn();
+    } finally {
+      timings[stage] = Math.round(performance.now() - start);
+    }
+  };
+  const runtimeRoot = input.runtime.image?.rootfs;
+  if (runtimeRoot === undefined) {
+    throw new CconvError('E_USAGE', 'cconv build needs the runtime as an image', { hint: 'pass --runtime-image REF (a --runtime-dir is enough only for measure and sign)' });
+  }
+  const measured = await timed('measure', () =>
+    measureImage(input.source, {
+      runtime: input.runtime,
+      report,
+      ...(input.policy ? { policy: input.policy } : {}),
+      ...(input.settings ? { settings: input.settings } : {}),
+      ...(input.fragment ? { fragment: input.fragment } : {}),
+    }),
+  );
+  const { sigstruct, identity } = await timed('sign', () => signMeasured(measured, { signer: input.signer, date: input.date }));
+  const toEncrypt = measured.selection.encrypted;
+  let key = input.dataKey;
+  if (toEncrypt.length > 0 && key === undefined) {
+    if (input.broker === undefined) {
+      throw new CconvError('E_USAGE', `${toEncrypt.length} files are to be encrypted, but nothing would hold their key`, {
+        hint: 'pass --broker-key PUB (a fresh key is sealed to the key broker) or --data-key FILE (a key you keep)',
+      });
+    }
+    key = generateDataKey();
+  }
+  let encrypted: EncryptedFiles | undefined;
+  try {
+    if (toEncrypt.length > 0) {
+      encrypted = await timed('encrypt', () => encryptSelected(measured.rootfs, toEncrypt, key!, { report, ...(input.tmpDir ? { tmpDir: input.tmpDir } : {}) }));
+    }
+    const manifestPath = `${CCONV_DIR}/${APP_NAME}.manifest.sgx`;
+    const argv = measured.rendered.argvFile;
+    const assembled = await timed('assemble', () =>
+      assembleImage({
+        source: input.source,
+        sourceRootfs: measured.rootfs,
+        sourceRef: input.sourceRef,
+        runtime: { rootfs: runtimeRoot, paths: [input.runtime.pkglibdir, LOADER_PATH] },
+        encrypted: encrypted?.files ?? [],
+        files: [
+          { path: manifestPath, content: measured.manifestSgx, mode: 0o644 },
+          { path: `${CCONV_DIR}/${APP_NAME}.sig`, content: sigstruct, mode: 0o644 },
+          ...(argv ? [{ path: argv.path, content: argv.content, mode: 0o444 }] : []),
+        ],
+        createDirs: measured.rendered.createDirs,
+        entrypoint: [LOADER_PATH, `${CCONV_DIR}/${APP_NAME}`],
+        cmd: measured.rendered.settings.insecureArgs ? measured.rendered.argv.slice(1) : null,
+        identity,
+        runtimeInfo: { name: 'gramine', version: input.runtime.version },
+        epoch: input.epoch,
+        report,
+        ...(input.tmpDir ? { tmpDir: input.tmpDir } : {}),
+      }),
+    );
+    try {
+      const digest = await timed('write', () => writeAssembled(assembled, input.destination, { report }));
+      const out: BuildOutput = {
+        digest,
+        identity,
+        files: { trusted: measured.selection.trusted.length, allowed: measured.selection.allowed.length, encrypted: toEncrypt.length, excluded: measured.selection.excluded },
+        encryptedBytes: encrypted?.bytes ?? 0,
+        trustedFiles: measured.trustedFiles,
+        encryptedPaths: toEncrypt.map((f) => f.path).sort(),
+        manifestSgx: measured.manifestSgx,
+        layers: assembled.layers.map((l) => ({ digest: l.descriptor.digest, size: l.descriptor.size, role: l.role, kept: l.kept })),
+        timings,
+      };
+      if (key !== undefined && input.broker !== undefined) {
+        const envelope = withImageDigest(sealDataKey(key, input.broker.publicKey, { keyName: measured.rendered.settings.encryptedKeyName, identity }), digest);
+        await atomicWriteFile(input.broker.envelopePath, `${JSON.stringify(envelope, null, 2)}\n`, { mode: 0o644, overwrite: true });
+        out.envelope = envelope;
+      }
+      if (input.releasePolicies !== undefined) {
+        const { dir, ...options } = input.releasePolicies;
+        out.releasePolicyFiles = (await writeReleasePolicies(dir, identity, { ...options, report })).files;
+      }
+      return out;
+    } finally {
+      await assembled.close();
+    }
+  } finally {
+    await encrypted?.close();
+  }
+}
