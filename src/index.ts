@@ -32,8 +32,6 @@ export {
   parseDataKey,
   loadDataKey,
   writeKeyFile,
-  tempNameFor,
-  commitTempFile,
   sealDataKey,
   openEnvelope,
   parseEnvelope,

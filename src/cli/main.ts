@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { execute, type CliIo, type CommandSpec, type GlobalOptions } from './command.ts';
 import { attestCommand } from './commands/attest.ts';
 import { buildCommand } from './commands/build.ts';

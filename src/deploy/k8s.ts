@@ -7,12 +7,10 @@
  * would take for a bool, number or null ("1", "yes", "on", "0755") is quoted; shared objects are
  * written out in full (no anchors/aliases); documents are separated by `---`.
  */
-import { rename, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { atomicWriteFile } from '../files.ts';
 import { stringify } from 'yaml';
 import { checkReleaseIdentity, DEBUG_WARNING } from '../encrypt/index.ts';
-import { CconvError, wrapIoError } from '../errors.ts';
+import { CconvError } from '../errors.ts';
 import { epcRequestMiB, epcResource, INTEL_ENCLAVE_RESOURCE, INTEL_PROVISION_RESOURCE } from './epc.ts';
 import { defaultName, exposedPorts, imageByDigest, isDns1035Label, isDns1123Label } from './names.ts';
 import { attestationParts, keyReleaseParts, placementParts } from './pod.ts';
@@ -153,13 +151,6 @@ export function renderDeployment(input: DeploymentInput): string {
 export async function writeDeployment(path: string, input: DeploymentInput): Promise<DeploymentPlan> {
   const plan = planDeployment(input);
   const text = deploymentYaml(plan);
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, text, { mode: 0o644, flag: 'wx' });
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw wrapIoError(err, `cannot write ${path}`);
-  }
+  await atomicWriteFile(path, text, { mode: 0o644, overwrite: true });
   return plan;
 }

@@ -16,7 +16,7 @@ import { readInputFile } from './sign-setup.ts';
 import { parseSigstruct, SGX_FLAGS_DEBUG, type Sigstruct } from './sigstruct.ts';
 import { exportSigningData, importSignature } from './two-step.ts';
 import { sigstructMrsigner, sigstructSummary, sigstructToJson, type SigstructJson, type SigstructSummary } from './view.ts';
-import { writeFileAtomic } from './write-file.ts';
+import { atomicWriteFile } from '../files.ts';
 
 /** SIGSTRUCT attributes, JSON-friendly: 64-bit values as lowercase `0x` hex, 32-bit ones as numbers. */
 export interface IdentityAttributes {
@@ -130,7 +130,7 @@ export async function gramineSign(options: GramineSignOptions): Promise<SignedFi
   const request = await measureManifestFile(options);
   const { sigstruct } = await runTask(report, 'sign', 'Signing the SIGSTRUCT', () => signSigstruct({ ...request, signer: options.signer }));
   await runTask(report, 'write', `Writing ${options.outputPath}`, () =>
-    writeFileAtomic(options.outputPath, sigstruct, { mode: 0o644, overwrite: true }),
+    atomicWriteFile(options.outputPath, sigstruct, { mode: 0o644, overwrite: true }),
   );
   return { ...enclaveIdentityOf(parseSigstruct(sigstruct)), output: options.outputPath };
 }
@@ -205,7 +205,7 @@ export async function importSignatureFiles(options: ImportFilesOptions): Promise
     throw new CconvError('E_SIGNATURE_INVALID', err.message, { hint: 'check --signature-encoding' });
   }
   const { sigstruct } = importSignature(unsigned, signature, key);
-  await writeFileAtomic(options.outputPath, sigstruct, { mode: 0o644, overwrite: true });
+  await atomicWriteFile(options.outputPath, sigstruct, { mode: 0o644, overwrite: true });
   return { ...enclaveIdentityOf(parseSigstruct(sigstruct)), output: options.outputPath };
 }
 

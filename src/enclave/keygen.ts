@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { CconvError, wrapIoError } from '../errors.ts';
 import { checkSgxKey, mrsignerOf, SGX_RSA_KEY_BITS, SGX_RSA_PUBLIC_EXPONENT } from './rsa.ts';
-import { writeFileAtomic } from './write-file.ts';
+import { atomicWriteFile } from '../files.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -33,7 +33,7 @@ export interface GeneratedKey {
  */
 export async function generateSigningKey(path: string, options: KeygenOptions = {}): Promise<GeneratedKey> {
   const force = options.force ?? false;
-  // Fail fast before the (slow) generation; writeFileAtomic still guards against a race.
+  // Fail fast before the (slow) generation; atomicWriteFile still guards against a race.
   if (!force && (await exists(path))) {
     throw new CconvError('E_IO', `refusing to overwrite existing file ${path}`, { hint: 'remove it or pass --force' });
   }
@@ -49,7 +49,7 @@ export async function generateSigningKey(path: string, options: KeygenOptions = 
   } catch (err) {
     throw wrapIoError(err, `cannot create the directory of ${path}`);
   }
-  await writeFileAtomic(path, privateKey, { mode: 0o600, overwrite: force });
+  await atomicWriteFile(path, privateKey, { mode: 0o600, overwrite: force });
   return { path, mrsigner: mrsignerOf(modulus) };
 }
 

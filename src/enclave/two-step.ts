@@ -7,7 +7,7 @@
 import { attachSignature, buildUnsignedSigstruct, type SignedSigstruct, type SigstructRequest } from './sign.ts';
 import type { SignerPublicKey } from './rsa.ts';
 import { signingData } from './sigstruct.ts';
-import { writeFileAtomic } from './write-file.ts';
+import { atomicWriteFile } from '../files.ts';
 
 /** Where exportSigningData writes its two files. */
 export interface ExportPaths {
@@ -33,8 +33,8 @@ export async function exportSigningData(req: SigstructRequest, paths: ExportPath
   const unsigned = buildUnsignedSigstruct(req);
   const data = signingData(unsigned);
   const overwrite = paths.overwrite ?? false;
-  await writeFileAtomic(paths.unsigned, unsigned, { mode: 0o644, overwrite });
-  await writeFileAtomic(paths.signingData, data, { mode: 0o644, overwrite });
+  await atomicWriteFile(paths.unsigned, unsigned, { mode: 0o644, overwrite });
+  await atomicWriteFile(paths.signingData, data, { mode: 0o644, overwrite });
   return { signingData: data, unsigned };
 }
 

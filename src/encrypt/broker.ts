@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import nacl from 'tweetnacl';
 import { CconvError, wrapIoError } from '../errors.ts';
 import { brokerKeyId } from './envelope.ts';
-import { SecretKey, atomicWriteFile } from './keys.ts';
+import { atomicWriteFile } from '../files.ts';
+import { SecretKey } from './keys.ts';
 
 /** A broker key pair; the secret half never prints (SecretKey). */
 export interface BrokerKeyPair {

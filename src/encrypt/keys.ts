@@ -11,10 +11,10 @@
  * with an optional trailing newline. cconv writes the raw form.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { link, open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { CconvError, wrapIoError } from '../errors.ts';
+import { atomicWriteFile } from '../files.ts';
 
 /** Size of a data key in bytes (AES-128). */
 export const DATA_KEY_SIZE = 16;
@@ -117,67 +117,6 @@ export async function loadDataKey(file: string): Promise<SecretKey> {
   } finally {
     raw.fill(0);
   }
-}
-
-/** Options of atomicWriteFile. */
-export interface AtomicWriteOptions {
-  /** Final file mode (applied with chmod, so the umask does not change it). */
-  mode: number;
-  /** Replace an existing file (default false: an existing file is E_IO and left untouched). */
-  overwrite?: boolean;
-}
-
-/**
- * Writes `data` to `path` through a temporary file in the same directory (created with `mode`,
- * fsynced), then renames it (overwrite) or hard-links it (no overwrite: fails if the name exists,
- * without a check-then-write race). A reader never sees a partial file; the temporary file is
- * always removed. Errors are E_IO.
- */
-export async function atomicWriteFile(path: string, data: Uint8Array | string, options: AtomicWriteOptions): Promise<void> {
-  const tmp = tempNameFor(path);
-  let moved = false;
-  try {
-    const fh = await open(tmp, 'wx', options.mode);
-    try {
-      await fh.chmod(options.mode);
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await commitTempFile(tmp, path, options.overwrite ?? false);
-    moved = options.overwrite ?? false;
-  } catch (err) {
-    throw wrapIoError(err, `cannot write ${path}`);
-  } finally {
-    if (!moved) await unlink(tmp).catch(() => {});
-  }
-}
-
-/** A fresh temporary name next to `path` (".NAME.<random>.tmp"). */
-export function tempNameFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-}
-
-/**
- * Gives the complete temporary file `tmp` its final name `path`: rename when `overwrite`, else a
- * hard link that fails with E_IO ("refusing to overwrite") when `path` exists (the caller then
- * removes `tmp`). Raw fs errors are thrown as they are.
- */
-export async function commitTempFile(tmp: string, path: string, overwrite: boolean): Promise<void> {
-  if (overwrite) {
-    await rename(tmp, path);
-    return;
-  }
-  try {
-    await link(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new CconvError('E_IO', `refusing to overwrite existing file ${path}`, { hint: 'remove it or pass --force' });
-    }
-    throw err;
-  }
-  await unlink(tmp).catch(() => {});
 }
 
 /** Writes a key (16 raw bytes) to `path` with mode 0600, atomically. */

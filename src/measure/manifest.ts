@@ -112,7 +112,7 @@ async function entrypointSha256(uri: TomlValue, opts: CompleteOptions): Promise<
  */
 export async function applyManifestDefaults(doc: TomlTable, opts: CompleteOptions): Promise<TomlTable> {
   const m = cloneToml(doc);
-  const sgx = applySgxDefaults(m, opts.constants);
+  applySgxDefaults(m, opts.constants);
   const loader = table(m, 'loader', 'loader');
   const entry = table(loader, 'entrypoint', 'loader.entrypoint');
   if (!Object.hasOwn(entry, 'uri')) entry.uri = `file:${opts.constants.libosPath}`;

@@ -7,7 +7,6 @@
 import { assembleImage, writeAssembled } from '../assemble/index.ts';
 import type { EnclaveIdentity, Signer, SigstructDate } from '../enclave/index.ts';
 import {
-  atomicWriteFile,
   generateDataKey,
   sealDataKey,
   withImageDigest,
@@ -17,6 +16,7 @@ import {
   type SecretKey,
 } from '../encrypt/index.ts';
 import { CconvError } from '../errors.ts';
+import { atomicWriteFile } from '../files.ts';
 import type { Image } from '../image/image.ts';
 import type { TrustedFile } from '../measure/index.ts';
 import type { Digest } from '../image/types.ts';

@@ -4,8 +4,9 @@
  * (the bundle's public-key hint) is the lowercase hex sha256 of the DER SPKI.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmod, open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { CconvError, wrapIoError } from '../errors.ts';
+import { atomicWriteFile } from '../files.ts';
 
 /** A generated key: where it went and its id. */
 export interface SigstoreKeyFiles {
@@ -19,31 +20,12 @@ export function sigstoreKeyId(publicKey: KeyObject): string {
   return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
 }
 
-async function writeNew(path: string, data: string, mode: number, force: boolean): Promise<void> {
-  try {
-    const fh = await open(path, force ? 'w' : 'wx', mode);
-    try {
-      await fh.chmod(mode);
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CconvError('E_IO', `${path} exists`, { hint: 'choose another path, or pass --force to replace it' });
-    throw wrapIoError(err, `writing ${path}`);
-  }
-}
-
 /** Creates an ECDSA P-256 key at `path` (0600) and `path.pub`; an existing file is E_IO unless `force`. */
 export async function generateSigstoreKey(path: string, options: { force?: boolean } = {}): Promise<SigstoreKeyFiles> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const force = options.force === true;
-  await writeNew(path, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600, force);
-  await writeNew(`${path}.pub`, publicKey.export({ type: 'spki', format: 'pem' }) as string, 0o644, force);
-  await chmod(path, 0o600).catch((err: unknown) => {
-    throw wrapIoError(err, `chmod ${path}`);
-  });
+  await atomicWriteFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600, overwrite: force });
+  await atomicWriteFile(`${path}.pub`, publicKey.export({ type: 'spki', format: 'pem' }) as string, { mode: 0o644, overwrite: force });
   return { privateKeyPath: path, publicKeyPath: `${path}.pub`, keyId: sigstoreKeyId(publicKey) };
 }
 

@@ -4,7 +4,6 @@
  * local P-256 key or keylessly (Fulcio + Rekor); `verify` checks them; `keygen` makes a key.
  */
 import { readFile } from 'node:fs/promises';
-import type { Argv } from 'yargs';
 import { CconvError, wrapIoError } from '../../errors.ts';
 import {
   DEFAULT_FULCIO_URL,
@@ -25,7 +24,7 @@ import {
   type VerifyAttestationsResult,
 } from '../../publish/index.ts';
 import { runTask } from '../../progress.ts';
-import type { CliIo, CommandSpec } from '../command.ts';
+import type { CommandSpec } from '../command.ts';
 import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 
 async function readJsonFile(path: string, what: string): Promise<unknown> {

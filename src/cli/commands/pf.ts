@@ -3,12 +3,12 @@
  * `gramine-sgx-pf-crypt`. Outputs go to a temporary name in the output's directory and take their
  * final name only when complete and verified, so a failed decryption never leaves plaintext behind.
  */
+import { commitTempFile, tempNameFor } from '../../files.ts';
 import { createReadStream } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import {
   CconvError,
-  commitTempFile,
   decryptFile,
   encryptToFile,
   loadDataKey,
@@ -17,7 +17,6 @@ import {
   parseHeader,
   PF_NODE_SIZE,
   readPfInfo,
-  tempNameFor,
   type SecretKey,
 } from '../../index.ts';
 import { wrapIoError } from '../../errors.ts';

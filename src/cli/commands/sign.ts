@@ -2,9 +2,10 @@
  * `cconv sign IMAGE --output-dir DIR`: measure and sign the confidential version of an image, and
  * write the files Gramine loads: `app.manifest.sgx`, `app.sig` and the trusted argv file.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { wrapIoError } from '../../errors.ts';
+import { atomicWriteFile } from '../../files.ts';
 import { resolveSigningDate, type EnclaveIdentity } from '../../index.ts';
 import { measureImage, signMeasured } from '../../pipeline/index.ts';
 import type { CommandSpec } from '../command.ts';
@@ -23,16 +24,6 @@ export interface SignResult extends EnclaveIdentity {
   image: string;
   manifestDigest: string;
   files: { manifest: string; sigstruct: string; argv?: string };
-}
-
-async function writeOutput(path: string, content: Buffer, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(tmp, content, { mode });
-    await rename(tmp, path);
-  } catch (err) {
-    throw wrapIoError(err, `writing ${path}`);
-  }
 }
 
 /** The sign command. */
@@ -62,12 +53,12 @@ export const signCommand: CommandSpec<SignArgs, SignResult> = {
           throw wrapIoError(err, `creating ${args.outputDir}`);
         });
         const files: SignResult['files'] = { manifest: join(args.outputDir, `${args.name}.manifest.sgx`), sigstruct: join(args.outputDir, `${args.name}.sig`) };
-        await writeOutput(files.manifest, measured.manifestSgx, 0o644);
-        await writeOutput(files.sigstruct, sigstruct, 0o644);
+        await atomicWriteFile(files.manifest, measured.manifestSgx, { mode: 0o644, overwrite: true });
+        await atomicWriteFile(files.sigstruct, sigstruct, { mode: 0o644, overwrite: true });
         const argv = measured.rendered.argvFile;
         if (argv !== undefined) {
           files.argv = join(args.outputDir, 'argv');
-          await writeOutput(files.argv, argv.content, 0o444);
+          await atomicWriteFile(files.argv, argv.content, { mode: 0o444, overwrite: true });
         }
         return { image: args.image, manifestDigest: image.manifestDigest, files, ...identity };
       } finally {

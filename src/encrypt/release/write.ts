@@ -12,7 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { wrapIoError } from '../../errors.ts';
 import type { Reporter } from '../../progress.ts';
-import { atomicWriteFile } from '../keys.ts';
+import { atomicWriteFile } from '../../files.ts';
 import { azureSkrPolicy, marblerunPackages, raTlsVerifierEnvFile } from './generate.ts';
 import { DEBUG_WARNING, checkReleaseIdentity } from './identity.ts';
 import type { ReleaseIdentity, ReleaseOptions, ReleasePoliciesResult } from './types.ts';

@@ -1,0 +1,71 @@
+/**
+ * Atomic file writes for every output cconv writes (keys, signatures, manifests, policies,
+ * Kubernetes files): the bytes go to a temporary name in the target's directory, created with
+ * the final mode and fsynced, then take the final name, so a reader never sees a partial file and
+ * a failure leaves nothing half-written.
+ */
+import { randomBytes } from 'node:crypto';
+import { link, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { CconvError, wrapIoError } from './errors.ts';
+
+/** Options of atomicWriteFile. */
+export interface AtomicWriteOptions {
+  /** Final file mode (applied with chmod, so the umask does not change it). */
+  mode: number;
+  /** Replace an existing file (default false: an existing file is E_IO and left untouched). */
+  overwrite?: boolean;
+}
+
+/**
+ * Writes `data` to `path` through a temporary file in the same directory (created with `mode`,
+ * fsynced), then renames it (overwrite) or hard-links it (no overwrite: fails if the name exists,
+ * without a check-then-write race). A reader never sees a partial file; the temporary file is
+ * always removed. Errors are E_IO.
+ */
+export async function atomicWriteFile(path: string, data: Uint8Array | string, options: AtomicWriteOptions): Promise<void> {
+  const tmp = tempNameFor(path);
+  let moved = false;
+  try {
+    const fh = await open(tmp, 'wx', options.mode);
+    try {
+      await fh.chmod(options.mode);
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await commitTempFile(tmp, path, options.overwrite ?? false);
+    moved = options.overwrite ?? false;
+  } catch (err) {
+    throw wrapIoError(err, `cannot write ${path}`);
+  } finally {
+    if (!moved) await unlink(tmp).catch(() => {});
+  }
+}
+
+/** A fresh temporary name next to `path` (".NAME.<random>.tmp"). */
+export function tempNameFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Gives the complete temporary file `tmp` its final name `path`: rename when `overwrite`, else a
+ * hard link that fails with E_IO ("refusing to overwrite") when `path` exists (the caller then
+ * removes `tmp`). Raw fs errors are thrown as they are.
+ */
+export async function commitTempFile(tmp: string, path: string, overwrite: boolean): Promise<void> {
+  if (overwrite) {
+    await rename(tmp, path);
+    return;
+  }
+  try {
+    await link(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new CconvError('E_IO', `refusing to overwrite existing file ${path}`, { hint: 'remove it or pass --force' });
+    }
+    throw err;
+  }
+  await unlink(tmp).catch(() => {});
+}
