@@ -8,7 +8,7 @@ import type { Reporter } from './progress.ts';
 import { silentReporter } from './progress.ts';
 import { flatten } from './rootfs/index.ts';
 import type { EntryType, RootfsTotals } from './rootfs/types.ts';
-import { openSource } from './transports/index.ts';
+import { openSource, type SourceOptions } from './transports/index.ts';
 import { formatReference, parseReference } from './transports/reference.ts';
 import type { OpenOptions } from './transports/types.ts';
 
@@ -19,6 +19,8 @@ export interface InspectOptions {
   files?: boolean;
   /** Directory for temporary files (spooled archives); default the system temp dir. */
   tmpDir?: string;
+  /** Registry and daemon connection options (default: from the environment). */
+  sources?: SourceOptions;
   report?: Reporter;
 }
 
@@ -73,7 +75,7 @@ export async function inspectImage(reference: string, options: InspectOptions = 
   const open: OpenOptions = { report };
   if (options.platform !== undefined) open.platform = options.platform;
   if (options.tmpDir !== undefined) open.tmpDir = options.tmpDir;
-  const image = await openSource(ref).open(open);
+  const image = await openSource(ref, options.sources).open(open);
   try {
     const rootfs = await flatten(image, { hash: options.files === true, report });
     const c = image.config.config ?? {};

@@ -16,7 +16,7 @@ import type { Reporter } from '../../progress.ts';
 import { formatReference, openDestination, parseReference, type ImageReference } from '../../transports/index.ts';
 import type { CliIo, CommandSpec } from '../command.ts';
 import { buildOptions, destinationFrom, epochFrom, signingKeyPath, type BuildArgs } from '../options/build.ts';
-import { enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
+import { daemonFrom, enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
 import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 import { signerFrom, signerOptions, type SignerArgs } from '../options/signer.ts';
 import { formatBytes } from '../render.ts';
@@ -76,11 +76,12 @@ async function run(args: Args, report: Reporter, io: CliIo): Promise<BuildResult
   const registry = await registryOptionsFrom(args, io);
   const dataKey = args.dataKey !== undefined ? await loadDataKey(args.dataKey) : undefined;
   const broker = args.brokerKey !== undefined ? { publicKey: await loadBrokerPublicKey(args.brokerKey), envelopePath: args.envelopeOut } : undefined;
-  const { runtime, close } = await runtimeFrom(args, report, { registry });
+  const daemon = daemonFrom(io.env, [sourceRef, destRef, ...(args.runtimeImage !== undefined ? [parseReference(args.runtimeImage)] : [])]);
+  const { runtime, close } = await runtimeFrom(args, report, { registry, daemon });
   try {
-    const source = await openImage(args.source, args, report, { registry });
+    const source = await openImage(args.source, args, report, { registry, daemon });
     try {
-      const destination = openDestination(destRef, { registry, ...(args.tmpDir !== undefined ? { daemon: { tmpDir: args.tmpDir } } : {}) });
+      const destination = openDestination(destRef, { registry, daemon: { ...daemon, ...(args.tmpDir !== undefined ? { tmpDir: args.tmpDir } : {}) } });
       const out = await buildImage({
         source,
         sourceRef: formatReference(sourceRef),

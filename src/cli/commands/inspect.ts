@@ -2,9 +2,12 @@
 import { inspectImage, type InspectResult } from '../../index.ts';
 import { parsePlatform } from '../../image/platform.ts';
 import type { CommandSpec } from '../command.ts';
+import { daemonFrom } from '../options/enclave.ts';
+import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
+import { parseReference } from '../../transports/index.ts';
 import { formatBytes } from '../render.ts';
 
-interface InspectArgs {
+interface InspectArgs extends RegistryArgs {
   image: string;
   platform?: string;
   files: boolean;
@@ -16,14 +19,15 @@ export const inspectCommand: CommandSpec<InspectArgs, InspectResult> = {
   command: 'inspect <image>',
   describe: 'Show an image: config, platform, layers and root-filesystem totals',
   builder: (y) =>
-    y
+    registryFlags(y)
       .positional('image', { type: 'string', describe: 'image reference (oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG], ...)' })
       .option('platform', { type: 'string', describe: 'platform to select from a multi-platform image (OS/ARCH[/VARIANT])', defaultDescription: 'linux/amd64' })
       .option('files', { type: 'boolean', default: false, describe: 'list every root-filesystem entry with its sha256' })
       .option('tmp-dir', { type: 'string', describe: 'directory for temporary files (a docker-archive is spooled there while read)', defaultDescription: '$TMPDIR or /tmp' }),
   stages: () => [{ id: 'flatten', title: 'Reading layers' }],
-  run: (args, report) =>
+  run: async (args, report, io) =>
     inspectImage(args.image, {
+      sources: { registry: await registryOptionsFrom(args, io), daemon: daemonFrom(io.env, [parseReference(args.image)]) },
       files: args.files,
       report,
       ...(args.platform !== undefined ? { platform: parsePlatform(args.platform) } : {}),

@@ -2,9 +2,11 @@
 import { createHash } from 'node:crypto';
 import { identityJson, measureImage, type MeasuredIdentityJson } from '../../pipeline/index.ts';
 import type { CommandSpec } from '../command.ts';
-import { enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
+import { daemonFrom, enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
+import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
+import { parseReference } from '../../transports/index.ts';
 
-interface MeasureArgs extends EnclaveArgs {
+interface MeasureArgs extends EnclaveArgs, RegistryArgs {
   image: string;
 }
 
@@ -25,16 +27,19 @@ export interface MeasureResult {
 export const measureCommand: CommandSpec<MeasureArgs, MeasureResult> = {
   command: 'measure <image>',
   describe: 'Compute the MRENCLAVE of the confidential version of an image (nothing is signed or written)',
-  builder: (y) => enclaveOptions(y.positional('image', { type: 'string', describe: 'image reference' })),
+  builder: (y) => registryFlags(enclaveOptions(y.positional('image', { type: 'string', describe: 'image reference' }))),
   stages: () => [
     { id: 'flatten', title: 'Reading and hashing the image' },
     { id: 'measure', title: 'Measuring the enclave' },
   ],
-  run: async (args, report) => {
+  run: async (args, report, io) => {
     const [settings, policy, fragment] = await Promise.all([settingsFrom(args), policyFrom(args), fragmentFrom(args)]);
-    const { runtime, close } = await runtimeFrom(args, report);
+    const registry = await registryOptionsFrom(args, io);
+    const refs = [parseReference(args.image), ...(args.runtimeImage !== undefined ? [parseReference(args.runtimeImage)] : [])];
+    const sources = { registry, daemon: daemonFrom(io.env, refs) };
+    const { runtime, close } = await runtimeFrom(args, report, sources);
     try {
-      const image = await openImage(args.image, args, report);
+      const image = await openImage(args.image, args, report, sources);
       try {
         const m = await measureImage(image, { runtime, policy, settings, report, ...(fragment ? { fragment } : {}) });
         return {

@@ -9,11 +9,13 @@ import { atomicWriteFile } from '../../files.ts';
 import { resolveSigningDate, type EnclaveIdentity } from '../../index.ts';
 import { measureImage, signMeasured } from '../../pipeline/index.ts';
 import type { CommandSpec } from '../command.ts';
-import { enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
+import { daemonFrom, enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
+import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
+import { parseReference } from '../../transports/index.ts';
 import { signerFrom, signerOptions, type SignerArgs } from '../options/signer.ts';
 import { identityLines } from './gramine-sign.ts';
 
-interface SignArgs extends EnclaveArgs, SignerArgs {
+interface SignArgs extends EnclaveArgs, SignerArgs, RegistryArgs {
   image: string;
   outputDir: string;
   name: string;
@@ -31,7 +33,7 @@ export const signCommand: CommandSpec<SignArgs, SignResult> = {
   command: 'sign <image>',
   describe: 'Measure and sign the confidential version of an image; write its .manifest.sgx, .sig and argv file',
   builder: (y) =>
-    signerOptions(enclaveOptions(y.positional('image', { type: 'string', describe: 'image reference' })))
+    registryFlags(signerOptions(enclaveOptions(y.positional('image', { type: 'string', describe: 'image reference' }))))
       .option('output-dir', { alias: 'o', type: 'string', demandOption: true, describe: 'directory to write the files to (created if missing)' })
       .option('name', { type: 'string', default: 'app', describe: 'base name of the manifest and signature files' }),
   stages: () => [
@@ -43,9 +45,12 @@ export const signCommand: CommandSpec<SignArgs, SignResult> = {
     const [settings, policy, fragment] = await Promise.all([settingsFrom(args), policyFrom(args), fragmentFrom(args)]);
     const date = resolveSigningDate(args.date, io.env.SOURCE_DATE_EPOCH);
     const signer = await signerFrom(args, io);
-    const { runtime, close } = await runtimeFrom(args, report);
+    const registry = await registryOptionsFrom(args, io);
+    const refs = [parseReference(args.image), ...(args.runtimeImage !== undefined ? [parseReference(args.runtimeImage)] : [])];
+    const sources = { registry, daemon: daemonFrom(io.env, refs) };
+    const { runtime, close } = await runtimeFrom(args, report, sources);
     try {
-      const image = await openImage(args.image, args, report);
+      const image = await openImage(args.image, args, report, sources);
       try {
         const measured = await measureImage(image, { runtime, policy, settings, report, ...(fragment ? { fragment } : {}) });
         const { sigstruct, identity } = await signMeasured(measured, { signer, date });

@@ -8,7 +8,7 @@ import { verifyConfidentialImage, type VerifyImageResult } from '../../pipeline/
 import { loadSigstorePublicKey, verifyAttestations, type VerifyAttestationsResult } from '../../publish/index.ts';
 import { parseReference } from '../../transports/index.ts';
 import type { CommandSpec } from '../command.ts';
-import { openImage } from '../options/enclave.ts';
+import { daemonFrom, openImage } from '../options/enclave.ts';
 import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 import { identityLines } from './gramine-sign.ts';
 
@@ -45,7 +45,7 @@ export const verifyCommand: CommandSpec<VerifyArgs, VerifyResult> = {
   ],
   run: async (args, report, io) => {
     const registry = await registryOptionsFrom(args, io);
-    const image = await openImage(args.image, args, report, { registry });
+    const image = await openImage(args.image, args, report, { registry, daemon: daemonFrom(io.env, [parseReference(args.image)]) });
     try {
       const expect = { ...(args.expectMrenclave ? { mrenclave: args.expectMrenclave } : {}), ...(args.expectMrsigner ? { mrsigner: args.expectMrsigner } : {}) };
       const verified = await verifyConfidentialImage(image, { expect, report });

@@ -13,7 +13,8 @@ import { loadRuntimeDir, loadRuntimeImage, type GramineRuntime } from '../../pip
 import { defaultPolicy, loadPolicy, policyWithOverrides, type Policy } from '../../policy/index.ts';
 import type { Reporter } from '../../progress.ts';
 import { loadGramineConfig, mergeSettings, validateSettings, type GramineSettings, type ManifestTable } from '../../runtimes/index.ts';
-import { openSource, parseReference, type SourceOptions } from '../../transports/index.ts';
+import { openSource, parseReference, type ImageReference, type SourceOptions } from '../../transports/index.ts';
+import { connectDocker, dockerConnectionFromEnv, type DaemonOptions } from '../../transports/daemon/index.ts';
 
 /** Parsed options of the enclave option groups (camel-cased by yargs). */
 export interface EnclaveArgs {
@@ -120,6 +121,15 @@ export async function fragmentFrom(args: EnclaveArgs): Promise<ManifestTable | u
     throw wrapIoError(err, `reading manifest fragment ${args.manifest}`);
   }
   return parseManifestToml(text) as ManifestTable;
+}
+
+/**
+ * The Docker client of the command's environment (DOCKER_HOST etc. from `io.env`, not from
+ * process.env, so an embedding caller or a test can point a command at another daemon); made only
+ * when one of `refs` uses the daemon, so a malformed DOCKER_HOST does not fail other builds.
+ */
+export function daemonFrom(env: NodeJS.ProcessEnv, refs: readonly ImageReference[]): DaemonOptions {
+  return refs.some((r) => r.transport === 'docker-daemon') ? { docker: connectDocker(dockerConnectionFromEnv(env)) } : {};
 }
 
 /** Opens an image reference with the --platform and --tmp-dir options. The caller closes it. */

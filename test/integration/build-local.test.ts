@@ -1,0 +1,159 @@
+/**
+ * `cconv build` / `cconv verify` end to end on OCI layouts (no daemon, no registry): two builds
+ * with the same inputs and SOURCE_DATE_EPOCH give the same manifest digest; the build's MRENCLAVE
+ * is what `cconv measure` computes for the source; the output config's labels carry the identity;
+ * `cconv verify` recomputes it, honours --expect-mrenclave/--expect-mrsigner, and fails naming the
+ * file when one byte of a trusted file is flipped in an otherwise valid copy of the image; without
+ * --key the build creates the development key in the user's config dir (0600) and warns.
+ */
+import test from 'ava';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensureFixtures, type FixtureSet } from '../../fixtures/build.ts';
+import type { BuildResult } from '../../src/cli/commands/build.ts';
+import type { VerifyResult } from '../../src/cli/commands/verify.ts';
+import { cli } from '../helpers/cli.ts';
+import { readLayoutImage, readTar, rewriteLayoutFile, sha256 } from '../helpers/blob-scan.ts';
+
+const EPOCH = '1767225600'; // 2026-01-01T00:00:00Z
+let fixtures: FixtureSet;
+let work: string;
+let key: string;
+let source: string;
+let runtime: string;
+
+test.before(async () => {
+  fixtures = await ensureFixtures();
+  work = await mkdtemp('/tmp/cconv-build-local-');
+  key = join(work, 'enclave-key.pem');
+  const gen = await cli(['keygen', key]);
+  if (gen.status !== 0) throw new Error(`cconv keygen failed: ${gen.stderr}`);
+  source = `oci:${fixtures.path('hello', 'oci')}`;
+  runtime = `oci:${fixtures.path('gramine-runtime', 'oci')}`;
+});
+test.after.always(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** `cconv build SOURCE --runtime-image RUNTIME --output oci:DIR:app --json` (plus `extra`); parses the result. */
+async function build(dir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const run = await cli(['build', source, '--runtime-image', runtime, '--output', `oci:${dir}:app`, '--json', ...extra], { SOURCE_DATE_EPOCH: EPOCH, ...env });
+  return { ...run, result: JSON.parse(run.stdout) as BuildResult };
+}
+
+let first: Promise<{ dir: string; result: BuildResult }> | undefined;
+/** The build every test compares with (made once). */
+function firstBuild(): Promise<{ dir: string; result: BuildResult }> {
+  first ??= (async () => {
+    const dir = join(work, 'out1');
+    const r = await build(dir, ['--key', key]);
+    if (r.status !== 0) throw new Error(`cconv build failed: ${r.stderr}`);
+    return { dir, result: r.result };
+  })();
+  return first;
+}
+
+test('two builds with the same inputs give the same manifest digest; MRENCLAVE is what measure computes; labels carry the identity', async (t) => {
+  const { dir, result } = await firstBuild();
+  const again = await build(join(work, 'out2'), ['--key', key]);
+  t.is(again.status, 0, again.stderr);
+  t.regex(result.destination.digest, /^sha256:[0-9a-f]{64}$/);
+  t.is(again.result.destination.digest, result.destination.digest);
+  t.deepEqual(again.result.identity, result.identity);
+  t.deepEqual(again.result.layers, result.layers);
+
+  // The digest reported is the one the layout's index.json points at, and the bytes hash to it.
+  const img = await readLayoutImage(dir);
+  t.is(img.manifestDigest, result.destination.digest);
+  t.is(sha256(await readFile(join(dir, 'blobs', 'sha256', img.manifestDigest.slice(7)))), result.destination.digest);
+  t.deepEqual(img.manifest.layers.map((l) => l.digest), result.layers.map((l) => l.digest));
+
+  const measured = await cli(['measure', source, '--runtime-image', runtime, '--json']);
+  t.is(measured.status, 0, measured.stderr);
+  t.is((JSON.parse(measured.stdout) as { identity: { mrenclave: string } }).identity.mrenclave, result.identity.mrenclave);
+
+  const id = result.identity;
+  const labels = img.config.config?.Labels ?? {};
+  t.like(labels, {
+    'org.cconv.sgx.mrenclave': id.mrenclave,
+    'org.cconv.sgx.mrsigner': id.mrsigner,
+    'org.cconv.sgx.isvprodid': String(id.isvProdId),
+    'org.cconv.sgx.isvsvn': String(id.isvSvn),
+    'org.cconv.sgx.debug': String(id.debug),
+    'org.cconv.source.digest': result.source.digest,
+  });
+  // The app's own labels are kept.
+  t.is(labels['org.opencontainers.image.title'], 'cconv hello fixture');
+});
+
+test('verify passes and prints the build identity; --expect-* with the right values pass, a wrong MRENCLAVE is E_VERIFY_MISMATCH (exit 4)', async (t) => {
+  const { dir, result } = await firstBuild();
+  const ref = `oci:${dir}:app`;
+  const human = await cli(['verify', ref]);
+  t.is(human.status, 0, human.stderr);
+  t.true(human.stdout.startsWith(`Verified ${ref} (${result.destination.digest})\n`), human.stdout);
+  t.true(human.stdout.includes(`MRENCLAVE:  ${result.identity.mrenclave}\n`), human.stdout);
+  t.true(human.stdout.includes(`MRSIGNER:   ${result.identity.mrsigner}\n`), human.stdout);
+
+  const json = await cli(['verify', ref, '--json', '--expect-mrenclave', result.identity.mrenclave, '--expect-mrsigner', result.identity.mrsigner.toUpperCase()]);
+  t.is(json.status, 0, json.stderr);
+  const verified = JSON.parse(json.stdout) as VerifyResult;
+  t.is(verified.digest, result.destination.digest);
+  t.deepEqual(verified.identity, result.identity);
+
+  const wrong = result.identity.mrenclave.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+  const bad = await cli(['verify', ref, '--json', '--expect-mrenclave', wrong]);
+  t.is(bad.status, 4);
+  const err = (JSON.parse(bad.stdout) as { error: { code: string; message: string } }).error;
+  t.is(err.code, 'E_VERIFY_MISMATCH');
+  t.is(err.message, `MRENCLAVE is ${result.identity.mrenclave}, expected ${wrong}`);
+  t.true(bad.stderr.includes(`cconv: error E_VERIFY_MISMATCH: MRENCLAVE is ${result.identity.mrenclave}, expected ${wrong}\n`), bad.stderr);
+});
+
+test('one flipped byte of a trusted file in a valid copy of the image: verify fails with E_VERIFY_MISMATCH naming that file', async (t) => {
+  const { dir, result } = await firstBuild();
+  const tampered = join(work, 'tampered');
+  const { layer, before, content } = await rewriteLayoutFile(dir, tampered, 'app/hello', (c) => {
+    const b = Buffer.from(c);
+    b[10] = b[10]! ^ 0x01;
+    return b;
+  });
+  t.is(result.layers[layer]!.role, 'source');
+  t.is(content.length, before.length);
+  t.deepEqual([...content.keys()].filter((i) => content[i] !== before[i]), [10]);
+
+  // Still a valid image: it reads and flattens; only its content no longer matches the manifest.
+  const inspected = await cli(['inspect', `oci:${tampered}`, '--json']);
+  t.is(inspected.status, 0, inspected.stderr);
+
+  const r = await cli(['verify', `oci:${tampered}`, '--json']);
+  t.is(r.status, 4, r.stderr);
+  const err = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
+  t.is(err.code, 'E_VERIFY_MISMATCH');
+  const manifest = (await readTar((await readLayoutImage(dir)).layers.at(-1)!)).find((m) => m.header.name === 'cconv/app.manifest.sgx')!.content.toString();
+  const expected = /uri = "file:\/app\/hello"\nsha256 = "([0-9a-f]{64})"/.exec(manifest)?.[1];
+  t.truthy(expected, 'the manifest lists /app/hello as a trusted file');
+  t.is(err.message, `trusted file /app/hello has sha256 ${sha256(content).slice(7)}, the manifest expects ${expected}`);
+});
+
+test('without --key or CCONV_SIGNING_KEY: the development key is generated in XDG_CONFIG_HOME (0600) with a warning, then reused', async (t) => {
+  const home = join(work, 'home');
+  const config = join(work, 'xdg');
+  const env = { HOME: home, XDG_CONFIG_HOME: config };
+  const keyPath = join(config, 'cconv', 'enclave-key.pem');
+  const r = await build(join(work, 'devkey1'), [], env);
+  t.is(r.status, 0, r.stderr);
+  t.is((await stat(keyPath)).mode & 0o777, 0o600);
+  const warning = r.stderr.split('\n').find((l) => l.includes('DEVELOPMENT key'));
+  t.truthy(warning, r.stderr);
+  t.true(warning!.includes(`generated a DEVELOPMENT key at ${keyPath} (MRSIGNER ${r.result.identity.mrsigner})`), warning);
+  t.not(r.result.identity.mrsigner, (await firstBuild()).result.identity.mrsigner);
+
+  // The second build finds the key: no new key, no warning, same signer.
+  const before = await readFile(keyPath);
+  const again = await build(join(work, 'devkey2'), [], env);
+  t.is(again.status, 0, again.stderr);
+  t.false(again.stderr.includes('DEVELOPMENT key'), again.stderr);
+  t.is(again.result.identity.mrsigner, r.result.identity.mrsigner);
+  t.deepEqual(await readFile(keyPath), before);
+});
