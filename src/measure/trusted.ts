@@ -14,6 +14,8 @@
  * file by looking at the path on the signing HOST, so an absolute symlink is followed outside the
  * chroot (e.g. `conf-link -> /etc/app.conf` is dropped when the host lacks /etc/app.conf). Here
  * every symlink is followed inside the image root, so such an entry is kept at its sorted place.
+ * Likewise the reference skips entries the signing user cannot read (os.access); an image's files
+ * are all listed here, whoever runs cconv (docs/gramine-crosscheck.md has both cases).
  */
 import { createHash } from 'node:crypto';
 import { CconvError } from '../errors.ts';
