@@ -7,6 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { execute, type CliIo, type CommandSpec, type GlobalOptions } from './command.ts';
 import { attestCommand } from './commands/attest.ts';
 import { buildCommand } from './commands/build.ts';
+import { copyCommand } from './commands/copy.ts';
 import { gramineCommand } from './commands/gramine-sign.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { keygenCommand } from './commands/keygen.ts';
@@ -27,7 +28,7 @@ export interface CommandGroup {
 }
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: Array<CommandSpec<any, any> | CommandGroup> = [buildCommand, verifyCommand, inspectCommand, measureCommand, signCommand, gramineCommand, sigstructCommand, keygenCommand, pfCommand, keysCommand, policyCommand, attestCommand];
+export const COMMANDS: Array<CommandSpec<any, any> | CommandGroup> = [buildCommand, verifyCommand, inspectCommand, copyCommand, measureCommand, signCommand, gramineCommand, sigstructCommand, keygenCommand, pfCommand, keysCommand, policyCommand, attestCommand];
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

@@ -7,7 +7,8 @@
  * user `00000000-0000-0000-0000-000000000000` (see `acrTokenCredentials`).
  */
 import { CconvError } from '../../errors.ts';
-import { LOGIN_HINT, readJsonBody } from './auth.ts';
+import { LOGIN_HINT, authenticateHeader, readJsonBody } from './auth.ts';
+import { parseChallenges, pickChallenge } from './challenge.ts';
 import type { Credentials } from './credentials.ts';
 import type { HttpTransport } from './http.ts';
 
@@ -49,4 +50,24 @@ export async function exchangeEntraToken(http: HttpTransport, input: EntraExchan
     throw new CconvError('E_REGISTRY', `${input.registry}: /oauth2/exchange answered ${res.status} without a refresh token`);
   }
   return { identityToken: body.refresh_token };
+}
+
+/**
+ * True when the registry at `baseUrl` answers an anonymous `GET /v2/` with ACR's challenge: Bearer
+ * with realm `/oauth2/token` on the registry's own host. Lets a caller send an Entra ID token only
+ * to registries that speak ACR's token exchange (never to, say, Docker Hub, whose realm is
+ * auth.docker.io). Sends no credentials; E_NETWORK when the registry is unreachable.
+ */
+export async function speaksAcrOAuth(http: HttpTransport, baseUrl: string): Promise<boolean> {
+  const res = await http.request({ method: 'GET', url: new URL('/v2/', baseUrl).toString() });
+  res.body.resume();
+  if (res.status !== 401) return false;
+  const challenge = pickChallenge(parseChallenges(authenticateHeader(res.headers) ?? ''));
+  if (challenge?.scheme !== 'bearer' || challenge.params.realm === undefined) return false;
+  try {
+    const realm = new URL(challenge.params.realm);
+    return realm.host === new URL(baseUrl).host && realm.pathname === '/oauth2/token';
+  } catch {
+    return false;
+  }
 }

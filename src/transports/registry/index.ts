@@ -7,7 +7,7 @@ export type { CredentialLookup, Credentials } from './credentials.ts';
 export { dockerConfigKey, resolveCredentials, runCredentialHelper } from './credentials.ts';
 export { LOGIN_HINT, RegistryAuth, repositoryScope } from './auth.ts';
 export type { EntraExchange } from './acr.ts';
-export { ACR_TOKEN_USER, acrTokenCredentials, exchangeEntraToken } from './acr.ts';
+export { ACR_TOKEN_USER, acrTokenCredentials, exchangeEntraToken, speaksAcrOAuth } from './acr.ts';
 export type { FetchedManifest, RegistryClientOptions } from './client.ts';
 export { MANIFEST_ACCEPT, RegistryClient, manifestMediaType, registryBaseUrl } from './client.ts';
 export type { UploadOptions } from './upload.ts';

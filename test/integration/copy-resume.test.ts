@@ -1,0 +1,138 @@
+/**
+ * Registry down mid-push, then resumed. The test runs its own Debian docker-registry (plain HTTP,
+ * no auth; own process so it can be killed and restarted on the same storage) behind a TCP relay.
+ * The relay counts the bytes cconv sends; once the two small layers are in and the large one is
+ * half uploaded it SIGKILLs the registry and drops every connection. `cconv copy` must fail with
+ * E_NETWORK and no tag may exist; after a restart the same command skips the blobs already stored.
+ */
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CopyCommandResult } from '../../src/cli/commands/copy.ts';
+import { cli } from '../helpers/cli.ts';
+import { buildLayer, writeOciLayout, type OciLayoutResult } from '../helpers/oci-builder.ts';
+import { freePort } from '../helpers/registry.ts';
+
+const BIG = 48 << 20;
+let work: string;
+let layout: OciLayoutResult;
+let registryPort: number;
+let relayPort: number;
+let registry: ChildProcess | undefined;
+let relay: Server | undefined;
+let killed: Promise<void> = Promise.resolve();
+
+/** Status of a request to the registry itself (not through the relay); 0 when nothing answers. */
+function status(method: string, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    // Without an OCI Accept header docker-registry answers 404 for OCI manifests.
+    const headers = { accept: 'application/vnd.oci.image.manifest.v1+json' };
+    const req = request({ host: '127.0.0.1', port: registryPort, method, path, headers, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+/** Starts the registry and waits until it answers; respawns while the port is still held by the killed one. */
+async function startRegistryProcess(): Promise<void> {
+  await killed;
+  for (let i = 0; i < 200; i++) {
+    if (registry === undefined || registry.exitCode !== null) {
+      registry = spawn('/usr/bin/docker-registry', ['serve', join(work, 'config.yml')], { stdio: ['ignore', 'ignore', 'ignore'] });
+    }
+    if ((await status('GET', '/v2/')) === 200) return;
+    await sleep(50);
+  }
+  throw new Error('docker-registry did not start');
+}
+
+async function killRegistry(): Promise<void> {
+  const child = registry;
+  registry = undefined;
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** A TCP relay to the registry; with `cutAfter`, kills the registry once that many bytes came from the client. */
+async function startRelay(cutAfter?: number): Promise<void> {
+  const sockets = new Set<Socket>();
+  let sent = 0;
+  const server = createServer((client) => {
+    const upstream = createConnection(registryPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    client.on('data', (chunk: Buffer) => {
+      sent += chunk.length;
+      if (cutAfter !== undefined && sent >= cutAfter && relay === server) {
+        relay = undefined;
+        server.close();
+        for (const s of sockets) s.destroy();
+        killed = killRegistry();
+      }
+    });
+    client.pipe(upstream).pipe(client);
+  });
+  relay = server;
+  await new Promise<void>((resolve) => server.listen(relayPort, '127.0.0.1', resolve));
+}
+
+test.before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'cconv-resume-'));
+  [registryPort, relayPort] = [await freePort(), await freePort()];
+  await writeFile(join(work, 'config.yml'), [
+    'version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(work, 'storage')}`,
+    'http:', `  addr: 127.0.0.1:${registryPort}`, '  secret: cconv-test-secret', '',
+  ].join('\n'));
+  const small1 = await buildLayer([{ name: 'one.txt', content: 'first small layer\n' }], { compression: 'gzip' });
+  const small2 = await buildLayer([{ name: 'two.txt', content: 'second small layer\n' }], { compression: 'gzip' });
+  const big = await buildLayer([{ name: 'big.bin', content: randomBytes(BIG) }]);
+  layout = await writeOciLayout(join(work, 'layout'), [{ layers: [small1, small2, big], tag: 'v1' }]);
+});
+
+test.after.always(async () => {
+  relay?.close();
+  await killRegistry();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+test('registry killed mid-push: E_NETWORK, no tag; after a restart the re-run skips what was stored', async (t) => {
+  const image = layout.images[0]!;
+  const small = image.manifest.layers.slice(0, 2).reduce((n, l) => n + l.size, 0);
+  await startRegistryProcess();
+  // Cut once the small layers are in and about half of the large one was sent.
+  await startRelay(small + BIG / 2);
+  const args = ['copy', `oci:${join(work, 'layout')}:v1`, `docker://127.0.0.1:${relayPort}/resume/app:1`, '--plain-http', '--json'];
+  const env = { DOCKER_CONFIG: work };
+
+  const failed = await cli(args, env);
+  t.is(failed.status, 5, failed.stderr);
+  t.is((JSON.parse(failed.stdout) as { error: { code: string } }).error.code, 'E_NETWORK');
+  t.is(registry, undefined, 'the relay killed the registry');
+
+  await startRegistryProcess();
+  await startRelay();
+  t.is(await status('HEAD', '/v2/resume/app/manifests/1'), 404, 'a tag exists after the failed push');
+  t.is(await status('HEAD', `/v2/resume/app/blobs/${image.manifest.layers[0]!.digest}`), 200);
+
+  const resumed = await cli(args, env);
+  t.is(resumed.status, 0, resumed.stderr);
+  const result = JSON.parse(resumed.stdout) as CopyCommandResult;
+  t.is(result.digest, image.manifestDigest);
+  t.is(result.skipped, 2);
+  t.is(result.copied, 2);
+  t.is(await status('HEAD', '/v2/resume/app/manifests/1'), 200);
+});
