@@ -1,0 +1,48 @@
+/** The stage-to-limit comparisons the issues set targets for (issues 4, 5, 6, 7). */
+import { ratio, type Measurement, type Ratio } from './stats.ts';
+
+/** How peak RSS grows with the image: max/min of flatten+hash RSS over the image sizes (target <= 1.5). */
+export interface RssGrowth {
+  stage: string;
+  images: string[];
+  ratio: number | null;
+  target: string;
+  met?: boolean;
+}
+
+/** All ratios that can be computed from `ms` (missing or failed measurements are skipped or null). */
+export function computeRatios(ms: Measurement[], images: string[], enclaves: string[]): Ratio[] {
+  const get = (id: string) => ms.find((m) => m.id === id);
+  const out: Array<Ratio | undefined> = [];
+  for (const e of enclaves) {
+    // Issue 4's target is for 64G (4 threads); small enclaves are dominated by fixed setup costs.
+    out.push(ratio(get(`measure/${e}`), get('limit/node-sha256'), 'throughput', e === '64G' ? { max: 1.3 } : undefined));
+    out.push(ratio(get(`measure/${e}`), get('limit/openssl-sha256'), 'throughput'));
+  }
+  for (const i of images) {
+    out.push(ratio(get(`read/${i}/gzip`), get(`limit/node-inflate/${i}`), 'time'));
+    out.push(ratio(get(`read/${i}/gzip`), get(`limit/igzip/${i}`), 'time'));
+    out.push(ratio(get(`flatten-hash/${i}/gzip`), get(`limit/node-inflate-sha256/${i}`), 'time', { max: 1.2 }));
+    out.push(ratio(get(`flatten-hash/${i}/gzip`), get(`limit/igzip-openssl/${i}`), 'time', { max: 2 }));
+    out.push(ratio(get(`read/${i}/zstd`), get(`limit/zstd/${i}`), 'time'));
+    out.push(ratio(get(`flatten-hash/${i}/zstd`), get(`limit/zstd-sha256sum/${i}`), 'time'));
+    out.push(ratio(get(`encrypt/${i}`), get('limit/openssl-aes-128-gcm'), 'throughput', { minThroughput: 0.5 }));
+    out.push(ratio(get(`encrypt/${i}`), get('limit/node-aes-128-gcm'), 'throughput'));
+    out.push(ratio(get(`encrypt/${i}`), get('limit/node-aes-per-node'), 'throughput'));
+    out.push(ratio(get(`push/${i}`), get(`limit/skopeo-push/${i}`), 'time'));
+  }
+  return out.filter((r): r is Ratio => r !== undefined);
+}
+
+/** Peak-RSS growth of the streaming stages from the smallest to the largest image. */
+export function rssGrowth(ms: Measurement[], images: string[]): RssGrowth[] {
+  const stages = ['read/{}/gzip', 'flatten-hash/{}/gzip', 'encrypt/{}', 'push/{}'];
+  return stages.map((pattern) => {
+    const rss = images.map((i) => ms.find((m) => m.id === pattern.replace('{}', i))?.summary?.maxRssMiB ?? null);
+    const ok = rss.filter((x): x is number => x !== null);
+    const r = ok.length >= 2 ? Math.max(...ok) / Math.min(...ok) : null;
+    const g: RssGrowth = { stage: pattern.replace('{}', '*'), images, ratio: r, target: '<= 1.5' };
+    if (r !== null) g.met = r <= 1.5;
+    return g;
+  });
+}

@@ -1,0 +1,169 @@
+/**
+ * The operations the benchmark times, each run in a fresh child process by stage.ts so its peak
+ * RSS is its own. Every stage returns the bytes it processed (for throughput) and may add facts.
+ */
+import { createHash, createCipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { flatten } from '../src/rootfs/index.ts';
+import { openSource, openDestination, parseReference, copyImage } from '../src/transports/index.ts';
+import { computeMrenclave, loadGramineConstants, type Area } from '../src/measure/index.ts';
+import { keyObjectSigner, signSigstruct } from '../src/enclave/index.ts';
+import { encryptToFile } from '../src/encrypt/index.ts';
+import { IMAGE_SPECS, planFiles } from './tree.ts';
+
+/** What a stage reports besides timing. */
+export interface StageOutput {
+  bytes: number;
+  /** When set, the timed part (setup such as buffer allocation or key generation excluded). */
+  seconds?: number;
+  extra?: Record<string, unknown>;
+}
+
+/** Arguments of a stage, as passed on the child's command line (JSON). */
+export type StageArgs = Record<string, string | number | boolean | string[]>;
+
+/** The PAL stand-in from the golden vectors (../shared/vectors, present on the team's machines). */
+export const LIBPAL = new URL('../../shared/vectors/inputs/libpal-standin/libpal.so', import.meta.url);
+
+async function drainImage(ref: string): Promise<number> {
+  const image = await openSource(parseReference(ref)).open();
+  let n = 0;
+  try {
+    for (const layer of image.layers) for await (const c of await layer.openUncompressed()) n += (c as Buffer).length;
+  } finally {
+    await image.close();
+  }
+  return n;
+}
+
+/** Bytes SHA-256 consumes for a layout: ECREATE, one EADD per page, 16 EEXTENDs per measured page. */
+export function measuredBytes(layout: Area[], pageSize: number): number {
+  let n = 64;
+  for (const a of layout) {
+    const pages = a.size / pageSize;
+    n += pages * 64 + (a.measured ? pages * (pageSize / 256) * (64 + 256) : 0);
+  }
+  return n;
+}
+
+function manifestFor(size: string, edmm: boolean): Buffer {
+  return Buffer.from(`[sgx]\nenclave_size = "${size}"\nmax_threads = 4\n${edmm ? 'edmm_enable = true\n' : ''}`);
+}
+
+/** The stages by name. */
+export const STAGES: Record<string, (a: StageArgs) => Promise<StageOutput>> = {
+  /** Baseline: a child that does nothing (its RSS is the floor of every stage). */
+  noop: async () => ({ bytes: 0 }),
+  /** Opens the image and drains every layer's uncompressed stream (digests checked). */
+  read: async (a) => ({ bytes: await drainImage(String(a.ref)) }),
+  /** flatten() with or without sha256 of every file. */
+  flatten: async (a) => {
+    const image = await openSource(parseReference(String(a.ref))).open();
+    try {
+      const fs = await flatten(image, { hash: a.hash === true });
+      return { bytes: fs.totals.bytes, extra: { files: fs.totals.files, dirs: fs.totals.dirs } };
+    } finally {
+      await image.close();
+    }
+  },
+  /** The limit: Node zlib gunzip of the layer files in one process, optionally with sha256 of the output. */
+  'node-inflate': async (a) => {
+    let n = 0;
+    for (const file of a.files as string[]) {
+      const h = a.sha === true ? createHash('sha256') : undefined;
+      // pipeline (not pipe) so a read error reaches the caller instead of crashing the process.
+      await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), createGunzip({ chunkSize: 128 * 1024 }), async (src: AsyncIterable<Buffer>) => {
+        for await (const c of src) {
+          h?.update(c);
+          n += c.length;
+        }
+      });
+      h?.digest();
+    }
+    return { bytes: n };
+  },
+  /** The limit: Node sha256 / aes-128-gcm over one buffer of `mib` MiB. */
+  'node-sha256': async (a) => {
+    const buf = Buffer.alloc(Number(a.mib) << 20, 0x5a);
+    const t = performance.now();
+    createHash('sha256').update(buf).digest();
+    return { bytes: buf.length, seconds: (performance.now() - t) / 1000 };
+  },
+  'node-aes': async (a) => {
+    const buf = Buffer.alloc(Number(a.mib) << 20, 0x5a);
+    const t = performance.now();
+    // 4 MiB updates: the output buffers stay small (a single 256 MiB update would time page faults).
+    const c = createCipheriv('aes-128-gcm', randomBytes(16), randomBytes(12));
+    for (let o = 0; o < buf.length; o += 4 << 20) c.update(buf.subarray(o, o + (4 << 20)));
+    c.final();
+    return { bytes: buf.length, seconds: (performance.now() - t) / 1000 };
+  },
+  /**
+   * The floor of any protected-files writer on Node's API (from the former bench/pf.ts): one
+   * createCipheriv + update + final + getAuthTag per 4 KiB node, with a different key per node.
+   */
+  'node-aes-per-node': async (a) => {
+    const total = Number(a.mib) << 20;
+    const node = Buffer.alloc(4096, 1);
+    const keys = randomBytes(16 * 4096);
+    const iv = Buffer.alloc(12);
+    const t = performance.now();
+    for (let o = 0, i = 0; o < total; o += 4096, i = (i + 1) % 4096) {
+      const c = createCipheriv('aes-128-gcm', keys.subarray(i * 16, i * 16 + 16), iv);
+      c.update(node);
+      c.final();
+      c.getAuthTag();
+    }
+    return { bytes: total, seconds: (performance.now() - t) / 1000 };
+  },
+  /** computeMrenclave for an enclave of `size` (4 threads), bytes = what SHA-256 consumes. */
+  measure: async (a) => {
+    const constants = await loadGramineConstants('1.9');
+    const libpal = await readFile(LIBPAL);
+    const r = await computeMrenclave({ manifestSgx: manifestFor(String(a.size), a.edmm === true), libpal, constants });
+    return { bytes: measuredBytes(r.layout, constants.num('PAGESIZE')), extra: { mrenclave: r.mrenclave } };
+  },
+  /** `count` signSigstruct calls with a fresh RSA-3072 e=3 key; key generation is not timed. */
+  sign: async (a) => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072, publicExponent: 3 });
+    const t = performance.now();
+    const n = Number(a.count ?? 20);
+    const attributes = { flags: 4n, xfrm: 3n, xfrmMask: 0xfffffffffff9ff1bn, miscSelect: 0 };
+    for (let i = 0; i < n; i++) {
+      await signSigstruct({ mrenclave: 'ab'.repeat(32), attributes, isvProdId: 0, isvSvn: 0, date: { year: 2024, month: 1, day: 1 }, signer: keyObjectSigner(privateKey) });
+    }
+    const seconds = (performance.now() - t) / 1000;
+    return { bytes: 0, seconds, extra: { signatures: n, secondsPerSignature: seconds / n } };
+  },
+  /**
+   * Encrypts every file of image spec `spec`, read from its extracted tree under `plain`, into
+   * protected files under `out` (removed afterwards).
+   */
+  encrypt: async (a) => {
+    const out = String(a.out);
+    await mkdir(out, { recursive: true });
+    const key = randomBytes(16);
+    let n = 0;
+    try {
+      for (const [i, f] of planFiles(IMAGE_SPECS[String(a.spec)]!).entries()) {
+        const path = join(out, `f${i}`);
+        await encryptToFile(createReadStream(join(String(a.plain), f.path), { highWaterMark: 1 << 20 }), path, { key, path: `/${f.path}`, size: f.size });
+        n += f.size;
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+    return { bytes: n };
+  },
+  /** Pushes the image to the local test registry (a fresh repository `dest`-RANDOM, so every blob is uploaded). */
+  push: async (a) => {
+    const src = openSource(parseReference(String(a.ref)));
+    const dst = openDestination(parseReference(`${String(a.dest)}-${randomBytes(4).toString('hex')}:1`), { registry: { caFile: String(a.caFile) } });
+    const r = await copyImage(src, dst);
+    return { bytes: Number(a.bytes), extra: { copied: r.copied.length } };
+  },
+};
