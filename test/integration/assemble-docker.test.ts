@@ -10,7 +10,7 @@ import { assembleImage, writeAssembled } from '../../src/assemble/index.ts';
 import { readTar } from '../../src/rootfs/tar-reader.ts';
 import { DockerArchiveDestination } from '../../src/transports/index.ts';
 import { sharedDockerd } from '../helpers/dockerd.ts';
-import { CIPHERTEXT, IDENTITY, inputFor, openBoth, readAll, tempDir } from '../unit/assemble-fixture.ts';
+import { CIPHERTEXT, IDENTITY, inputFor, openBoth, readAll, tempDir } from '../helpers/assemble-fixture.ts';
 
 const dockerd = sharedDockerd(test);
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { assembleImage, keptDescriptor } from '../../src/assemble/index.ts';
 import type { Digest } from '../../src/image/types.ts';
-import { APP_CONFIG, IDENTITY, inputFor, openBoth, tempDir } from './assemble-fixture.ts';
+import { APP_CONFIG, IDENTITY, inputFor, openBoth, tempDir } from '../helpers/assemble-fixture.ts';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
 

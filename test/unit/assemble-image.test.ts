@@ -8,7 +8,7 @@ import { blobPath } from '../../src/transports/index.ts';
 import type { Digest } from '../../src/image/types.ts';
 import {
   CIPHERTEXT, EPOCH, PKGLIBDIR, SECRET_V0, SECRET_V1, inputFor, listDir, openBoth, readAll, tarMembers, tempDir,
-} from './assemble-fixture.ts';
+} from '../helpers/assemble-fixture.ts';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
 

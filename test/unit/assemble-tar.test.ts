@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { encodeHeaders, encodePaxRecords, tarStream, type TarItem } from '../../src/assemble/index.ts';
 import { readTar } from '../../src/rootfs/tar-reader.ts';
-import { readAll } from './assemble-fixture.ts';
+import { readAll } from '../helpers/assemble-fixture.ts';
 
 const base = { mode: 0o644, uid: 0, gid: 0, mtime: 946684800 };
 const LONG = `${'d'.repeat(120)}/${'f'.repeat(90)}`; // fits ustar prefix + name

@@ -8,7 +8,7 @@ import type { Descriptor } from '../../src/image/types.ts';
 import type { ProgressEvent } from '../../src/progress.ts';
 import { flatten } from '../../src/rootfs/index.ts';
 import { OciLayoutDestination, OciLayoutSource, type ImageDestination } from '../../src/transports/index.ts';
-import { CIPHERTEXT, PKGLIBDIR, inputFor, listDir, openBoth, tempDir } from './assemble-fixture.ts';
+import { CIPHERTEXT, PKGLIBDIR, inputFor, listDir, openBoth, tempDir } from '../helpers/assemble-fixture.ts';
 
 const hex = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 

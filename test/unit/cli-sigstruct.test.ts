@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ExitStatus } from '../../src/cli/exit.ts';
 import { cli } from '../helpers/cli.ts';
-import { exactFieldValue, flipByte, KEY_PKCS1, KEY_PUBLIC, loadSignCases, vectorPath } from './enclave-vectors.ts';
+import { exactFieldValue, flipByte, KEY_PKCS1, KEY_PUBLIC, loadSignCases, vectorPath } from '../helpers/enclave-vectors.ts';
 
 const run = promisify(execFile);
 const cases = loadSignCases();

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSignature, externalCommandSigner, signSigstruct } from '../../src/enclave/index.ts';
-import { KEY_PKCS1, KEY_PUBLIC, loadSignCases, requestOf } from './enclave-vectors.ts';
+import { KEY_PKCS1, KEY_PUBLIC, loadSignCases, requestOf } from '../helpers/enclave-vectors.ts';
 
 const cases = loadSignCases();
 let dir = '';

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkSgxKey, generateSigningKey, mrsignerOf, pemFileSigner, signSigstruct, verifySigstruct } from '../../src/enclave/index.ts';
-import { loadSignCases, requestOf } from './enclave-vectors.ts';
+import { loadSignCases, requestOf } from '../helpers/enclave-vectors.ts';
 
 let dir = '';
 

@@ -11,7 +11,7 @@ import {
   signSigstruct,
   type Signer,
 } from '../../src/enclave/index.ts';
-import { KEY_PKCS1, KEY_PKCS8, KEY_PUBLIC, loadSignCases, requestOf } from './enclave-vectors.ts';
+import { KEY_PKCS1, KEY_PKCS8, KEY_PUBLIC, loadSignCases, requestOf } from '../helpers/enclave-vectors.ts';
 
 const cases = loadSignCases();
 let dir = '';

@@ -11,7 +11,7 @@ import {
   SIGSTRUCT_SIZE,
   verifySigstruct,
 } from '../../src/enclave/index.ts';
-import { exactFieldValue, loadSignCases, requestOf, flipByte, type VectorField } from './enclave-vectors.ts';
+import { exactFieldValue, loadSignCases, requestOf, flipByte, type VectorField } from '../helpers/enclave-vectors.ts';
 
 const cases = loadSignCases();
 

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSignature, exportSigningData, importSignature } from '../../src/enclave/index.ts';
-import { flipByte, KEY_PKCS1, KEY_PUBLIC, loadSignCases, requestOf } from './enclave-vectors.ts';
+import { flipByte, KEY_PKCS1, KEY_PUBLIC, loadSignCases, requestOf } from '../helpers/enclave-vectors.ts';
 
 const cases = loadSignCases();
 let dir = '';
