@@ -4,16 +4,21 @@
  */
 import { createHash, createCipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gzipSync } from 'node:zlib';
 import { flatten } from '../src/rootfs/index.ts';
 import { openSource, openDestination, parseReference, copyImage } from '../src/transports/index.ts';
 import { computeMrenclave, loadGramineConstants, type Area } from '../src/measure/index.ts';
 import { keyObjectSigner, signSigstruct } from '../src/enclave/index.ts';
-import { encryptToFile } from '../src/encrypt/index.ts';
-import { IMAGE_SPECS, planFiles } from './tree.ts';
+import { SecretKey } from '../src/encrypt/index.ts';
+import { encryptSelected } from '../src/pipeline/index.ts';
+import type { SelectedFile } from '../src/policy/index.ts';
+import { silentReporter } from '../src/progress.ts';
+import { runCli } from '../src/cli/main.ts';
+import type { BuildResult } from '../src/cli/commands/build.ts';
+import { tarHeader } from './tar.ts';
 
 /** What a stage reports besides timing. */
 export interface StageOutput {
@@ -52,6 +57,47 @@ export function measuredBytes(layout: Area[], pageSize: number): number {
 
 function manifestFor(size: string, edmm: boolean): Buffer {
   return Buffer.from(`[sgx]\nenclave_size = "${size}"\nmax_threads = 4\n${edmm ? 'edmm_enable = true\n' : ''}`);
+}
+
+/**
+ * The build stage's source, outside the clock: the generated image's gzip variant plus a tiny
+ * third layer holding an executable /usr/bin/python3 (its Entrypoint; the generated files are all
+ * 0644), as an OCI layout `out` whose layer blobs are hard links to the generated ones.
+ */
+async function buildSource(genDir: string, out: string): Promise<string> {
+  const blob = (d: string) => join(genDir, 'blobs', 'sha256', d.slice(7));
+  const index = JSON.parse(await readFile(join(genDir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
+  const desc = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'gzip')!;
+  const manifest = JSON.parse(await readFile(blob(desc.digest), 'utf8')) as { config: { digest: string }; layers: Array<{ mediaType: string; digest: string; size: number }> };
+  const config = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')) as { rootfs: { diff_ids: string[] }; history: unknown[] };
+  await rm(out, { recursive: true, force: true });
+  await mkdir(join(out, 'blobs', 'sha256'), { recursive: true });
+  for (const l of manifest.layers) await link(blob(l.digest), join(out, 'blobs', 'sha256', l.digest.slice(7)));
+  const body = Buffer.from('#!/bin/sh\n');
+  const head = (path: string, type: 'dir' | 'file', mode: number, size: number) => {
+    const h = tarHeader(path, type, size);
+    h.write(`${mode.toString(8).padStart(7, '0')}\0`, 100, 8, 'latin1');
+    h.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const c of h) sum += c;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    return h;
+  };
+  const tar = Buffer.concat([head('usr', 'dir', 0o755, 0), head('usr/bin', 'dir', 0o755, 0), head('usr/bin/python3', 'file', 0o755, body.length), body, Buffer.alloc(512 - body.length), Buffer.alloc(1024)]);
+  const put = async (bytes: Buffer) => {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    await writeFile(join(out, 'blobs', 'sha256', digest.slice(7)), bytes);
+    return { digest, size: bytes.length };
+  };
+  const gz = gzipSync(tar);
+  const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...(await put(gz)) };
+  config.rootfs.diff_ids.push(`sha256:${createHash('sha256').update(tar).digest('hex')}`);
+  config.history.push({ created: '2024-01-01T00:00:00Z', created_by: 'cconv bench: entrypoint' });
+  const cfg = await put(Buffer.from(JSON.stringify(config)));
+  const m = await put(Buffer.from(JSON.stringify({ ...manifest, config: { ...manifest.config, ...cfg }, layers: [...manifest.layers, layer] })));
+  await writeFile(join(out, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await writeFile(join(out, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'gzip' } }] }));
+  return `oci:${out}:gzip`;
 }
 
 /** The stages by name. */
@@ -140,24 +186,60 @@ export const STAGES: Record<string, (a: StageArgs) => Promise<StageOutput>> = {
     return { bytes: 0, seconds, extra: { signatures: n, secondsPerSignature: seconds / n } };
   },
   /**
-   * Encrypts every file of image spec `spec`, read from its extracted tree under `plain`, into
-   * protected files under `out` (removed afterwards).
+   * What `cconv build --encrypt '/**'` does for encryption: encryptSelected over every regular file
+   * of the image `ref` (content re-read from the layers, sha256 checked, protected files written
+   * under `out`, removed afterwards). Timed: encryptSelected only (flatten + hash before it is the
+   * flatten-hash stage). extra: files and files per second.
    */
   encrypt: async (a) => {
     const out = String(a.out);
     await mkdir(out, { recursive: true });
-    const key = randomBytes(16);
-    let n = 0;
+    const image = await openSource(parseReference(String(a.ref))).open();
+    const key = new SecretKey(randomBytes(16));
     try {
-      for (const [i, f] of planFiles(IMAGE_SPECS[String(a.spec)]!).entries()) {
-        const path = join(out, `f${i}`);
-        await encryptToFile(createReadStream(join(String(a.plain), f.path), { highWaterMark: 1 << 20 }), path, { key, path: `/${f.path}`, size: f.size });
-        n += f.size;
+      const rootfs = await flatten(image, { hash: true });
+      const selected: SelectedFile[] = [];
+      for (const e of rootfs.entries()) {
+        if (e.type === 'file') selected.push({ path: `/${e.path}`, uri: `file:/${e.path}`, sha256: e.sha256 ?? '', size: e.size });
       }
+      const t = performance.now();
+      const enc = await encryptSelected(rootfs, selected, key, { tmpDir: out, report: silentReporter });
+      const seconds = (performance.now() - t) / 1000;
+      await enc.close();
+      return { bytes: enc.bytes, seconds, extra: { files: enc.files.length, filesPerSecond: enc.files.length / seconds } };
     } finally {
+      key.destroy();
+      await image.close();
       await rm(out, { recursive: true, force: true });
     }
-    return { bytes: n };
+  },
+  /**
+   * The whole `cconv build` of the generated image in `dir` (see buildSource; in-process CLI: flatten + hash, policy, measure, sign,
+   * assemble, write) with the runtime image `runtime` and the signing key `key`, into the OCI
+   * layout `out` (removed afterwards, outside the clock). `bytes` is the image's content size
+   * (passed in). extra: the build's own stage timings (ms).
+   */
+  build: async (a) => {
+    const out = String(a.out);
+    await rm(out, { recursive: true, force: true });
+    const ref = await buildSource(String(a.dir), `${out}-src`);
+    let stdout = '';
+    let stderr = '';
+    const argv = ['build', ref, '--runtime-image', String(a.runtime), '--output', `oci:${out}:bench`, '--key', String(a.key), '--json', '--quiet', ...((a.extra as string[] | undefined) ?? [])];
+    const t = performance.now();
+    const status = await runCli(argv, {
+      stdout: (x) => void (stdout += x),
+      stderr: (x) => void (stderr += x),
+      isTTY: false,
+      env: { ...process.env, CI: 'true', SOURCE_DATE_EPOCH: '1767225600' },
+      readStdin: async () => Buffer.alloc(0),
+    });
+    const seconds = (performance.now() - t) / 1000;
+    await rm(out, { recursive: true, force: true });
+    await rm(`${out}-src`, { recursive: true, force: true });
+    if (status !== 0) throw new Error(`cconv build exited with ${status}: ${stderr.trim()}`);
+    const r = JSON.parse(stdout) as BuildResult;
+    return { bytes: Number(a.bytes), seconds, extra: { digest: r.destination.digest, files: r.files, timings: r.timings } };
   },
   /** Pushes the image to the local test registry (a fresh repository `dest`-RANDOM, so every blob is uploaded). */
   push: async (a) => {

@@ -2,7 +2,6 @@
  * The benchmark suite: generates the inputs, runs every stage and every limit `runs` times (each
  * stage in a fresh child), and returns the results. Prints nothing itself: progress goes to `log`.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,8 @@ import { runShell, runStage, type Sample } from './runner.ts';
 import { summarize, type Measurement } from './stats.ts';
 import { IMAGE_SPECS } from './tree.ts';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
+import { ensureFixtures } from '../fixtures/build.ts';
+import { runCli } from '../src/cli/main.ts';
 
 /** Options of the suite (see run.ts for the command line). */
 export interface SuiteOptions {
@@ -64,7 +65,8 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteResults> {
     }
     const rec: Measurement = { ...m, samples, summary: summarize(samples) };
     const sum = rec.summary;
-    o.log(`${m.id.padEnd(44)} ${sum ? `${sum.seconds.median.toFixed(3)} s${sum.mbPerSecond ? ` ${sum.mbPerSecond.toFixed(0)} MB/s` : ''}${sum.maxRssMiB ? ` rss ${sum.maxRssMiB.toFixed(0)} MiB` : ''}` : `FAILED ${samples.at(-1)?.error}`}`);
+    const fps = sum ? samples.find((x) => x.error === undefined && x.seconds === sum.seconds.median)?.extra?.filesPerSecond : undefined;
+    o.log(`${m.id.padEnd(44)} ${sum ? `${sum.seconds.median.toFixed(3)} s${sum.mbPerSecond ? ` ${sum.mbPerSecond.toFixed(0)} MB/s` : ''}${typeof fps === 'number' ? ` ${fps.toFixed(0)} files/s` : ''}${sum.maxRssMiB ? ` rss ${sum.maxRssMiB.toFixed(0)} MiB` : ''}` : `FAILED ${samples.at(-1)?.error}`}`);
     measurements.push(rec);
     return rec;
   };
@@ -73,6 +75,17 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteResults> {
 
   const machine = await machineFacts();
   await mkdir(o.work, { recursive: true });
+  // The build stage's inputs, made once on first use: the stand-in runtime image and a signing key.
+  let buildIn: Promise<{ runtime: string; key: string }> | undefined;
+  const buildInputs = () => (buildIn ??= (async () => {
+    const runtime = `oci:${(await ensureFixtures()).get('gramine-runtime').paths.oci!}`;
+    const key = join(o.work, 'enclave-key.pem');
+    await rm(key, { force: true });
+    let err = '';
+    const status = await runCli(['keygen', key], { stdout: () => {}, stderr: (x) => void (err += x), isTTY: false, env: { CI: 'true' }, readStdin: async () => Buffer.alloc(0) });
+    if (status !== 0) throw new Error(`cconv keygen failed: ${err.trim()}`);
+    return { runtime, key };
+  })());
 
   // Limits that need no inputs.
   await measure({ id: 'baseline/noop', kind: 'stage', label: 'empty child (RSS floor)' }, stage('noop', {}, 60));
@@ -137,13 +150,11 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteResults> {
       await measure({ id: `limit/zstd-sha256sum/${name}`, kind: 'limit', label: 'zstd -dc | sha256sum', ...zsm }, shell(`zstd -q -dc ${zst} | sha256sum`, tarBytes, tmo));
       await measure({ id: `limit/sha256sum/${name}`, kind: 'limit', label: 'sha256sum of the uncompressed tars', ...at }, shell(`cat ${tars} | sha256sum`, tarBytes, tmo));
 
-      // Encryption of every file of the image, read from its extracted tree.
-      const plain = join(o.work, `${name}-plain`);
-      await rm(plain, { recursive: true, force: true });
-      await mkdir(plain, { recursive: true });
-      for (const l of g.layers) execFileSync('tar', ['-xf', l.tar, '-C', plain]);
-      await measure({ id: `encrypt/${name}`, kind: 'stage', label: 'encrypt every file (protected files)', ...at }, stage('encrypt', { spec: name, plain, out: join(o.work, `${name}-enc`) }, tmo * 2));
-      await rm(plain, { recursive: true, force: true });
+      // Encryption of every file as cconv build does it (encryptSelected, contents from the layers).
+      await measure({ id: `encrypt/${name}`, kind: 'stage', label: `encryptSelected, every file (${g.files} files)`, ...gzm }, stage('encrypt', { ref: `oci:${dir}:gzip`, out: join(o.work, `${name}-enc`) }, tmo * 2));
+      // The whole cconv build (default policy: nothing encrypted), OCI layout to OCI layout.
+      const build = await buildInputs();
+      await measure({ id: `build/${name}`, kind: 'stage', label: 'cconv build, oci -> oci (default policy)', ...gzm }, stage('build', { dir, runtime: build.runtime, key: build.key, out: join(o.work, `${name}-build`), bytes: g.contentBytes }, tmo * 2));
 
       if (registry) {
         const r = registry;

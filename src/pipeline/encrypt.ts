@@ -2,23 +2,112 @@
  * Encrypts the files a policy marks `encrypt`, streaming each from the image's layers into a
  * Gramine protected file in a private temp dir. The assembler puts the ciphertexts in the output
  * image; the plaintext never touches the disk.
+ *
+ * Throughput over many small files: the cost of a small file is mostly its file-system round trips
+ * (create, write, close), not its AES. So a file of at most `bufferMax` bytes is read whole from its
+ * content stream (the layer reader waits meanwhile) and encrypted in the background while the next
+ * files are read; at most `concurrency` such encryptions are in flight, and a file is read only
+ * when a slot is free, so buffered plaintext stays under concurrency x bufferMax bytes (plus, per
+ * file over 392 KiB, the writer's own bound of a few 384 KiB groups). Larger files are streamed
+ * into the writer as they arrive. The ciphertext files and the result do not depend on the order
+ * in which encryptions finish (results are sorted by path; each file has its own name).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { EncryptedFile } from '../assemble/index.ts';
 import { CconvError, wrapIoError } from '../errors.ts';
-import { encryptToFile, pfBoundPath, PF_NODE_SIZE, type SecretKey } from '../encrypt/index.ts';
+import { encryptToFile, pfBoundPath, PF_NODE_SIZE, type PfWriteOptions, type SecretKey } from '../encrypt/index.ts';
 import type { SelectedFile } from '../policy/index.ts';
 import { runTask, type Reporter } from '../progress.ts';
 import type { Rootfs } from '../rootfs/types.ts';
 
+/** Default `bufferMax`: files up to 4 MiB are read whole and encrypted in the background. */
+export const ENCRYPT_BUFFER_MAX = 4 << 20;
+/** Default `concurrency`: buffered files encrypted at once. */
+export const ENCRYPT_CONCURRENCY = 4;
+
 /** Ciphertexts written for a build; `close()` removes them. */
 export interface EncryptedFiles {
+  /** One per selected file, sorted by path (UTF-16 code-unit order, as before). */
   files: EncryptedFile[];
   /** Total plaintext bytes encrypted. */
   bytes: number;
   close(): Promise<void>;
+}
+
+/** Options of `encryptSelected`. */
+export interface EncryptSelectedOptions {
+  /** Parent of the private temp dir holding the ciphertexts (default os.tmpdir()). */
+  tmpDir?: string;
+  report: Reporter;
+  /** Files of at most this many bytes are read whole and encrypted in the background (default ENCRYPT_BUFFER_MAX; 0 streams every file). */
+  bufferMax?: number;
+  /** At most this many background encryptions at once (default ENCRYPT_CONCURRENCY, at least 1). */
+  concurrency?: number;
+}
+
+/** Bounded set of background jobs; the first failure is kept and rethrown. */
+class JobPool {
+  private readonly jobs = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly limit: number) {}
+
+  /** Throws the first failure, if any. */
+  check(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Resolves once fewer than `limit` jobs run; throws the first failure. */
+  async room(): Promise<void> {
+    this.check();
+    while (this.jobs.size >= this.limit) {
+      await Promise.race(this.jobs);
+      this.check();
+    }
+  }
+
+  /** Starts tracking `job`; its rejection becomes the pool's failure (first one wins). */
+  add(job: Promise<void>): void {
+    const p: Promise<void> = job
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.jobs.delete(p));
+    this.jobs.add(p);
+  }
+
+  /** Waits for every job (none rejects: failures are kept). */
+  async settle(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.all(this.jobs);
+  }
+
+  get failed(): { error: unknown } | undefined {
+    return this.failure;
+  }
+}
+
+/**
+ * Reads `content` whole into a new Buffer of exactly `size` bytes (E_SIZE_MISMATCH otherwise),
+ * reporting progress; a non-cconv stream error becomes E_IO naming `source`.
+ */
+async function readWhole(content: Readable, size: number, source: string, advance: (n: number) => void): Promise<Buffer> {
+  const buf = Buffer.alloc(size);
+  let at = 0;
+  try {
+    for await (const chunk of content as AsyncIterable<Buffer>) {
+      if (at + chunk.length > size) throw new CconvError('E_SIZE_MISMATCH', `${source} is longer than its declared ${size} bytes`);
+      at += chunk.copy(buf, at);
+      advance(chunk.length);
+    }
+  } catch (err) {
+    buf.fill(0);
+    throw wrapIoError(err, `cannot read ${source}`);
+  }
+  if (at !== size) throw new CconvError('E_SIZE_MISMATCH', `${source} is ${at} bytes, declared ${size}`);
+  return buf;
 }
 
 /**
@@ -26,12 +115,16 @@ export interface EncryptedFiles {
  * Gramine opens it by: cconv mounts every encrypted file at its own path with `uri = file:PATH`
  * under the chroot `fs.root = file:/`, so the bound path is the in-image path itself.
  * A selected symlink is refused (E_UNSUPPORTED): its target's plaintext would stay in the image.
+ * Any failure (reading a layer, a short or long content, an fs error in any encryption, also one
+ * running in the background) fails the call after every encryption has stopped, with the temp
+ * dir and everything in it removed. Reading a content stream that fails gives E_IO naming the
+ * in-image path (or the layer reader's own CconvError unchanged).
  */
 export async function encryptSelected(
   rootfs: Rootfs,
   selected: readonly SelectedFile[],
   key: SecretKey,
-  options: { tmpDir?: string; report: Reporter },
+  options: EncryptSelectedOptions,
 ): Promise<EncryptedFiles> {
   for (const f of selected) {
     if (f.target !== undefined) {
@@ -40,6 +133,8 @@ export async function encryptSelected(
       });
     }
   }
+  const bufferMax = options.bufferMax ?? ENCRYPT_BUFFER_MAX;
+  const pool = new JobPool(Math.max(1, Math.floor(options.concurrency ?? ENCRYPT_CONCURRENCY)));
   let dir: string;
   try {
     dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'cconv-encrypt-'));
@@ -52,20 +147,43 @@ export async function encryptSelected(
     const files: EncryptedFile[] = [];
     const total = selected.reduce((n, f) => n + f.size, 0);
     await runTask(options.report, 'encrypt', `Encrypting ${selected.length} files`, async (advance) => {
-      await rootfs.readContents(
-        (e) => byPath.has(e.path),
-        async (e, content) => {
-          const { f, file } = byPath.get(e.path)!;
-          const counted = (async function* () {
-            for await (const chunk of content) {
-              advance((chunk as Buffer).length);
-              yield chunk as Buffer;
+      let passFailure: { error: unknown } | undefined;
+      try {
+        await rootfs.readContents(
+          (e) => byPath.has(e.path),
+          async (e, content) => {
+            pool.check(); // a background failure stops the content pass at the next file
+            const { f, file } = byPath.get(e.path)!;
+            const source = `${f.path} in the image`;
+            const opts: PfWriteOptions = { key: key.expose(), path: pfBoundPath({ path: f.path, uri: `file:${f.path}` }, f.path), size: f.size, source };
+            const done = (nodes: number): void => void files.push({ path: f.path, ciphertextFile: file, size: nodes * PF_NODE_SIZE });
+            if (f.size <= bufferMax) {
+              await pool.room();
+              const plain = await readWhole(content, f.size, source, advance);
+              pool.add(
+                encryptToFile(plain, file, opts)
+                  .then((out) => done(out.nodes))
+                  .finally(() => plain.fill(0)),
+              );
+              return;
             }
-          })();
-          const out = await encryptToFile(counted, file, { key: key.expose(), path: pfBoundPath({ path: f.path, uri: `file:${f.path}` }, f.path), size: f.size });
-          files.push({ path: f.path, ciphertextFile: file, size: out.nodes * PF_NODE_SIZE });
-        },
-      );
+            const counted = (async function* () {
+              for await (const chunk of content as AsyncIterable<Buffer>) {
+                advance(chunk.length);
+                yield chunk;
+              }
+            })();
+            done((await encryptToFile(counted, file, opts)).nodes);
+          },
+        );
+      } catch (error) {
+        // The first failure wins: the pass may have stopped because of a background one.
+        passFailure = pool.failed ?? { error };
+      } finally {
+        await pool.settle(); // nothing may still write into `dir` when it is removed
+      }
+      if (passFailure) throw passFailure.error;
+      pool.check();
     }, total);
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return { files, bytes: total, close };
