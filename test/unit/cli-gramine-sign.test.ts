@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { splitCommandLine } from '../../src/cli/options/signer.ts';
 import { ExitStatus } from '../../src/cli/exit.ts';
 import { cli } from '../helpers/cli.ts';
-import { KEY_PKCS1, KEY_PKCS8, KEY_PUBLIC, loadSignCases, vectorPath } from './enclave-vectors.ts';
+import { KEY_PKCS1, KEY_PKCS8, KEY_PUBLIC, loadSignCases, vectorPath } from '../helpers/enclave-vectors.ts';
 
 const cases = loadSignCases();
 const LIBPAL = vectorPath('inputs/libpal-standin/libpal.so');

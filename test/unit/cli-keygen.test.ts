@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ExitStatus } from '../../src/cli/exit.ts';
 import { defaultSigningKeyPath } from '../../src/index.ts';
 import { cli } from '../helpers/cli.ts';
-import { loadSignCases, vectorPath } from './enclave-vectors.ts';
+import { loadSignCases, vectorPath } from '../helpers/enclave-vectors.ts';
 
 const c = loadSignCases()[0]!;
 let dir = '';
