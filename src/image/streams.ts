@@ -1,7 +1,7 @@
 /**
  * Small stream helpers shared by the image model and the transports.
  */
-import { pipeline, type Readable, type Transform } from 'node:stream';
+import { pipeline, type Duplex, type Readable } from 'node:stream';
 
 /**
  * Makes `stream` emit `map(err)` instead of `err` whenever it is destroyed with an error (its own
@@ -21,9 +21,9 @@ export function mapStreamErrors<T extends Readable>(stream: T, map: (err: Error)
  * of them and reaches the consumer as an 'error' on the returned stream; destroying the returned
  * stream early destroys the source too (closing its file descriptor).
  */
-export function chain(source: Readable, ...stages: Transform[]): Readable {
+export function chain(source: Readable, ...stages: Duplex[]): Readable {
   if (stages.length === 0) return source;
-  const streams = [source, ...stages] as unknown as [Readable, ...Transform[]];
+  const streams = [source, ...stages] as unknown as [Readable, ...Duplex[]];
   // The callback only keeps pipeline from throwing; errors reach the consumer through the last stage.
   return (pipeline as unknown as (...s: unknown[]) => Readable)(...streams, () => {});
 }

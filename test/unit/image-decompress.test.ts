@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Readable, type Transform } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { ZstdDecompressor, createDecompressor } from '../../src/image/decompress.ts';
 import { ZstdBlockSplitter } from '../../src/image/zstd-split.ts';
 import { compress } from '../helpers/oci-builder.ts';
@@ -40,7 +40,7 @@ test('splitter passes non-zstd input through whole', (t) => {
   t.is(new ZstdBlockSplitter().split(junk).length, 1);
 });
 
-async function decode(input: Buffer[], readSlowly = false, d: Transform = new ZstdDecompressor()): Promise<{ out: Buffer; maxBuffered: number }> {
+async function decode(input: Buffer[], readSlowly = false, d: Duplex = new ZstdDecompressor()): Promise<{ out: Buffer; maxBuffered: number }> {
   Readable.from(input).pipe(d);
   const chunks: Buffer[] = [];
   let maxBuffered = 0;
