@@ -186,8 +186,13 @@ export async function startSigstoreDoubles(): Promise<SigstoreDoubles> {
   // The CT log is ours: @sigstore/mock 0.11's serialises SCTs with an empty signature (with the
   // current pkijs) and its CA omits each SCT's length in the list. The CA still embeds what we return.
   const ctlog = ctLog(ctKeys);
-  const ca = await initializeCA(caKeys, ctlog);
-  const tlog = await initializeTLog(url, tlogKeys);
+  // One fixed clock, on a whole second just after the CA root's notBefore, for the certificates
+  // and the log: certificate times are encoded to the second, so with each service reading its own
+  // clock a leaf's notBefore could land after the log's integratedTime (a rare, flaky
+  // "certificate is not valid at the specified date").
+  const clock = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000);
+  const ca = await initializeCA(caKeys, ctlog, clock);
+  const tlog = await initializeTLog(url, tlogKeys, clock);
   const start = new Date(Date.now() - 3600_000).toISOString();
   const logKey = (der: Buffer) => ({ rawBytes: der.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } });
   const trustedRoot = {
