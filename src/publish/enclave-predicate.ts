@@ -3,6 +3,7 @@
  * image is (MRENCLAVE, MRSIGNER, ISV ids, attributes), what it runs, and digests of what it trusts.
  * Also the image labels cconv writes these values to, and reading them back.
  */
+import { LABELS } from '../assemble/config.ts';
 import { createHash } from 'node:crypto';
 import { CconvError } from '../errors.ts';
 import type { EnclaveIdentity, IdentityAttributes } from '../enclave/index.ts';
@@ -10,16 +11,8 @@ import type { EnclaveIdentity, IdentityAttributes } from '../enclave/index.ts';
 /** Predicate type of the enclave predicate (a stable URI; a breaking change gets /v2). */
 export const ENCLAVE_PREDICATE_TYPE = 'https://cconv.dev/attestation/sgx-enclave/v1';
 
-/** Image config labels the assembler writes and the verifier compares with. */
-export const ENCLAVE_LABELS = {
-  mrenclave: 'org.cconv.sgx.mrenclave',
-  mrsigner: 'org.cconv.sgx.mrsigner',
-  isvProdId: 'org.cconv.sgx.isvprodid',
-  isvSvn: 'org.cconv.sgx.isvsvn',
-  debug: 'org.cconv.sgx.debug',
-  runtime: 'org.cconv.runtime',
-  runtimeVersion: 'org.cconv.runtime.version',
-} as const;
+/** Image config labels the assembler writes and the verifier compares with (one definition: assemble's). */
+export const ENCLAVE_LABELS = LABELS;
 
 /** The enclave predicate. Optional members are omitted when the attester does not know them. */
 export interface EnclavePredicate {

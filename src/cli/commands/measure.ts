@@ -1,10 +1,9 @@
 /** `cconv measure IMAGE`: MRENCLAVE, attributes and file counts of the enclave, without signing. */
 import { createHash } from 'node:crypto';
-import { identityJson, measureImage, type MeasuredIdentityJson } from '../../pipeline/index.ts';
+import { identityJson, type MeasuredIdentityJson } from '../../pipeline/index.ts';
 import type { CommandSpec } from '../command.ts';
-import { daemonFrom, enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
-import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
-import { parseReference } from '../../transports/index.ts';
+import { enclaveOptions, withMeasuredImage, type EnclaveArgs } from '../options/enclave.ts';
+import { registryFlags, type RegistryArgs } from '../options/registry.ts';
 
 interface MeasureArgs extends EnclaveArgs, RegistryArgs {
   image: string;
@@ -32,33 +31,17 @@ export const measureCommand: CommandSpec<MeasureArgs, MeasureResult> = {
     { id: 'flatten', title: 'Reading and hashing the image' },
     { id: 'measure', title: 'Measuring the enclave' },
   ],
-  run: async (args, report, io) => {
-    const [settings, policy, fragment] = await Promise.all([settingsFrom(args), policyFrom(args), fragmentFrom(args)]);
-    const registry = await registryOptionsFrom(args, io);
-    const refs = [parseReference(args.image), ...(args.runtimeImage !== undefined ? [parseReference(args.runtimeImage)] : [])];
-    const sources = { registry, daemon: daemonFrom(io.env, refs) };
-    const { runtime, close } = await runtimeFrom(args, report, sources);
-    try {
-      const image = await openImage(args.image, args, report, sources);
-      try {
-        const m = await measureImage(image, { runtime, policy, settings, report, ...(fragment ? { fragment } : {}) });
-        return {
-          image: args.image,
-          manifestDigest: image.manifestDigest,
-          runtime: { name: 'gramine', version: runtime.version, source: runtime.source },
-          identity: identityJson(m.identity),
-          enclaveSize: m.rendered.settings.enclaveSize,
-          maxThreads: m.rendered.settings.maxThreads,
-          files: { trusted: m.selection.trusted.length, allowed: m.selection.allowed.length, encrypted: m.selection.encrypted.length, excluded: m.selection.excluded },
-          manifestSha256: createHash('sha256').update(m.manifestSgx).digest('hex'),
-        };
-      } finally {
-        await image.close();
-      }
-    } finally {
-      await close();
-    }
-  },
+  run: (args, report, io) =>
+    withMeasuredImage(args, report, io, async (m, image, runtime) => ({
+      image: args.image,
+      manifestDigest: image.manifestDigest,
+      runtime: { name: 'gramine', version: runtime.version, source: runtime.source },
+      identity: identityJson(m.identity),
+      enclaveSize: m.rendered.settings.enclaveSize,
+      maxThreads: m.rendered.settings.maxThreads,
+      files: { trusted: m.selection.trusted.length, allowed: m.selection.allowed.length, encrypted: m.selection.encrypted.length, excluded: m.selection.excluded },
+      manifestSha256: createHash('sha256').update(m.manifestSgx).digest('hex'),
+    })),
   human: (r) =>
     [
       `MRENCLAVE:  ${r.identity.mrenclave}`,

@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import { wrapIoError } from '../../errors.ts';
 import { atomicWriteFile } from '../../files.ts';
 import { resolveSigningDate, type EnclaveIdentity } from '../../index.ts';
-import { measureImage, signMeasured } from '../../pipeline/index.ts';
+import { signMeasured } from '../../pipeline/index.ts';
 import type { CommandSpec } from '../command.ts';
-import { daemonFrom, enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
-import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
-import { parseReference } from '../../transports/index.ts';
+import { enclaveOptions, withMeasuredImage, type EnclaveArgs } from '../options/enclave.ts';
+import { registryFlags, type RegistryArgs } from '../options/registry.ts';
 import { signerFrom, signerOptions, type SignerArgs } from '../options/signer.ts';
 import { identityLines } from './gramine-sign.ts';
 
@@ -42,36 +41,23 @@ export const signCommand: CommandSpec<SignArgs, SignResult> = {
     { id: 'sign', title: 'Signing the SIGSTRUCT' },
   ],
   run: async (args, report, io) => {
-    const [settings, policy, fragment] = await Promise.all([settingsFrom(args), policyFrom(args), fragmentFrom(args)]);
     const date = resolveSigningDate(args.date, io.env.SOURCE_DATE_EPOCH);
     const signer = await signerFrom(args, io);
-    const registry = await registryOptionsFrom(args, io);
-    const refs = [parseReference(args.image), ...(args.runtimeImage !== undefined ? [parseReference(args.runtimeImage)] : [])];
-    const sources = { registry, daemon: daemonFrom(io.env, refs) };
-    const { runtime, close } = await runtimeFrom(args, report, sources);
-    try {
-      const image = await openImage(args.image, args, report, sources);
-      try {
-        const measured = await measureImage(image, { runtime, policy, settings, report, ...(fragment ? { fragment } : {}) });
-        const { sigstruct, identity } = await signMeasured(measured, { signer, date });
-        await mkdir(args.outputDir, { recursive: true }).catch((err: unknown) => {
-          throw wrapIoError(err, `creating ${args.outputDir}`);
-        });
-        const files: SignResult['files'] = { manifest: join(args.outputDir, `${args.name}.manifest.sgx`), sigstruct: join(args.outputDir, `${args.name}.sig`) };
-        await atomicWriteFile(files.manifest, measured.manifestSgx, { mode: 0o644, overwrite: true });
-        await atomicWriteFile(files.sigstruct, sigstruct, { mode: 0o644, overwrite: true });
-        const argv = measured.rendered.argvFile;
-        if (argv !== undefined) {
-          files.argv = join(args.outputDir, 'argv');
-          await atomicWriteFile(files.argv, argv.content, { mode: 0o444, overwrite: true });
-        }
-        return { image: args.image, manifestDigest: image.manifestDigest, files, ...identity };
-      } finally {
-        await image.close();
+    return withMeasuredImage(args, report, io, async (measured, image) => {
+      const { sigstruct, identity } = await signMeasured(measured, { signer, date });
+      await mkdir(args.outputDir, { recursive: true }).catch((err: unknown) => {
+        throw wrapIoError(err, `creating ${args.outputDir}`);
+      });
+      const files: SignResult['files'] = { manifest: join(args.outputDir, `${args.name}.manifest.sgx`), sigstruct: join(args.outputDir, `${args.name}.sig`) };
+      await atomicWriteFile(files.manifest, measured.manifestSgx, { mode: 0o644, overwrite: true });
+      await atomicWriteFile(files.sigstruct, sigstruct, { mode: 0o644, overwrite: true });
+      const argv = measured.rendered.argvFile;
+      if (argv !== undefined) {
+        files.argv = join(args.outputDir, 'argv');
+        await atomicWriteFile(files.argv, argv.content, { mode: 0o444, overwrite: true });
       }
-    } finally {
-      await close();
-    }
+      return { image: args.image, manifestDigest: image.manifestDigest, files, ...identity };
+    });
   },
   human: (r) => [...identityLines(r), `Wrote ${r.files.manifest}, ${r.files.sigstruct}${r.files.argv ? `, ${r.files.argv}` : ''}`].join('\n'),
 };

@@ -9,7 +9,9 @@ import { CconvError, wrapIoError } from '../../errors.ts';
 import { parsePlatform } from '../../image/platform.ts';
 import type { Image } from '../../image/image.ts';
 import { parseManifestToml } from '../../measure/index.ts';
-import { loadRuntimeDir, loadRuntimeImage, type GramineRuntime } from '../../pipeline/index.ts';
+import { loadRuntimeDir, loadRuntimeImage, measureImage, type GramineRuntime, type MeasuredImage } from '../../pipeline/index.ts';
+import type { CliIo } from '../command.ts';
+import { registryOptionsFrom, type RegistryArgs } from './registry.ts';
 import { defaultPolicy, loadPolicy, policyWithOverrides, type Policy } from '../../policy/index.ts';
 import type { Reporter } from '../../progress.ts';
 import { loadGramineConfig, mergeSettings, validateSettings, type GramineSettings, type ManifestTable } from '../../runtimes/index.ts';
@@ -158,5 +160,34 @@ export async function runtimeFrom(args: EnclaveArgs, report: Reporter, sources: 
   } catch (err) {
     await image.close();
     throw err;
+  }
+}
+
+/**
+ * The common body of `measure` and `sign`: reads settings, policy and fragment, opens the runtime
+ * and the image (registry and daemon options from the command's environment), measures, and hands
+ * the result to `fn`. Both images are closed on every path.
+ */
+export async function withMeasuredImage<T>(
+  args: EnclaveArgs & RegistryArgs & { image: string },
+  report: Reporter,
+  io: CliIo,
+  fn: (measured: MeasuredImage, image: Image, runtime: GramineRuntime) => Promise<T>,
+): Promise<T> {
+  const [settings, policy, fragment] = await Promise.all([settingsFrom(args), policyFrom(args), fragmentFrom(args)]);
+  const registry = await registryOptionsFrom(args, io);
+  const refs = [parseReference(args.image), ...(args.runtimeImage !== undefined ? [parseReference(args.runtimeImage)] : [])];
+  const sources = { registry, daemon: daemonFrom(io.env, refs) };
+  const { runtime, close } = await runtimeFrom(args, report, sources);
+  try {
+    const image = await openImage(args.image, args, report, sources);
+    try {
+      const measured = await measureImage(image, { runtime, policy, settings, report, ...(fragment ? { fragment } : {}) });
+      return await fn(measured, image, runtime);
+    } finally {
+      await image.close();
+    }
+  } finally {
+    await close();
   }
 }
