@@ -24,9 +24,7 @@ export interface AtomicWriteOptions {
  * always removed. Errors are E_IO.
  */
 export async function atomicWriteFile(path: string, data: Uint8Array | string, options: AtomicWriteOptions): Promise<void> {
-  const tmp = tempNameFor(path);
-  let moved = false;
-  try {
+  await writeViaTemp(path, options.overwrite ?? false, async (tmp) => {
     const fh = await open(tmp, 'wx', options.mode);
     try {
       await fh.chmod(options.mode);
@@ -35,17 +33,29 @@ export async function atomicWriteFile(path: string, data: Uint8Array | string, o
     } finally {
       await fh.close();
     }
-    await commitTempFile(tmp, path, options.overwrite ?? false);
-    moved = options.overwrite ?? false;
+  });
+}
+
+/**
+ * Runs `write(tmp)` with a fresh temporary name next to `path` (the callback creates the file),
+ * then gives it the final name (`commitTempFile`). The temporary file is removed on every path,
+ * so a failure leaves nothing; errors other than CconvErrors become E_IO naming `path`.
+ */
+export async function writeViaTemp<T>(path: string, overwrite: boolean, write: (tmp: string) => Promise<T>): Promise<T> {
+  const tmp = tempNameFor(path);
+  try {
+    const result = await write(tmp);
+    await commitTempFile(tmp, path, overwrite);
+    return result;
   } catch (err) {
     throw wrapIoError(err, `cannot write ${path}`);
   } finally {
-    if (!moved) await unlink(tmp).catch(() => {});
+    await unlink(tmp).catch(() => {}); // gone already after a commit
   }
 }
 
 /** A fresh temporary name next to `path` (".NAME.<random>.tmp"). */
-export function tempNameFor(path: string): string {
+function tempNameFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
@@ -54,7 +64,7 @@ export function tempNameFor(path: string): string {
  * hard link that fails with E_IO ("refusing to overwrite") when `path` exists (the caller then
  * removes `tmp`). Raw fs errors are thrown as they are.
  */
-export async function commitTempFile(tmp: string, path: string, overwrite: boolean): Promise<void> {
+async function commitTempFile(tmp: string, path: string, overwrite: boolean): Promise<void> {
   if (overwrite) {
     await rename(tmp, path);
     return;

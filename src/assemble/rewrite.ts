@@ -8,8 +8,7 @@
  */
 import { CconvError } from '../errors.ts';
 import type { Layer } from '../image/image.ts';
-import { TarFormatError } from '../rootfs/tar-header.ts';
-import { readTar, type TarEntry } from '../rootfs/tar-reader.ts';
+import { layerMembers, translateLayerError, type TarEntry } from '../rootfs/index.ts';
 import { spoolLayer, type SpooledLayer } from './layer-file.ts';
 import { normalizeMemberName } from './paths.ts';
 import { tarStream, type TarItem, type TarItemType } from './tar-writer.ts';
@@ -18,13 +17,6 @@ type LayerView = Pick<Layer, 'index' | 'descriptor' | 'openUncompressed'>;
 
 /** How many layers are scanned at once (zlib inflates on the thread pool, so this uses several cores). */
 const SCAN_CONCURRENCY = 4;
-
-function layerError(err: unknown, layer: LayerView): CconvError {
-  if (err instanceof CconvError) return err;
-  const what = err instanceof TarFormatError ? 'corrupt tar' : 'layer stream failed';
-  const reason = err instanceof Error ? err.message : String(err);
-  return new CconvError('E_LAYER_CORRUPT', `layer ${layer.index} (${layer.descriptor.digest}): ${what}: ${reason}`, { cause: err });
-}
 
 /** Checks one member against the encrypted set; true when it must be dropped. */
 function mustDrop(e: TarEntry, encrypted: ReadonlySet<string>, layer: LayerView): boolean {
@@ -46,17 +38,10 @@ function mustDrop(e: TarEntry, encrypted: ReadonlySet<string>, layer: LayerView)
 
 /** Streams one layer's members to `visit`, translating errors; reads the layer to its end. */
 async function eachMember(layer: LayerView, visit: (e: TarEntry) => Promise<void> | void, onBytes?: (n: number) => void): Promise<void> {
-  let src;
   try {
-    src = await layer.openUncompressed();
+    for await (const e of layerMembers(layer, onBytes)) await visit(e);
   } catch (err) {
-    throw layerError(err, layer);
-  }
-  try {
-    for await (const e of readTar(src, onBytes)) await visit(e);
-  } catch (err) {
-    src.destroy();
-    throw layerError(err, layer);
+    throw translateLayerError(err, layer);
   }
 }
 
@@ -97,19 +82,13 @@ async function* body(e: TarEntry, layer: LayerView): AsyncGenerator<Buffer> {
   try {
     yield* e.body();
   } catch (err) {
-    throw layerError(err, layer);
+    throw translateLayerError(err, layer);
   }
 }
 
 async function* rewrittenItems(layer: LayerView, encrypted: ReadonlySet<string>): AsyncGenerator<TarItem> {
-  let src;
   try {
-    src = await layer.openUncompressed();
-  } catch (err) {
-    throw layerError(err, layer);
-  }
-  try {
-    for await (const e of readTar(src)) {
+    for await (const e of layerMembers(layer)) {
       if (mustDrop(e, encrypted, layer)) continue;
       const type = ITEM_TYPE[e.type];
       if (type === undefined) throw new CconvError('E_UNSUPPORTED', `layer ${layer.index}: ${JSON.stringify(e.name)}: unsupported tar type ${JSON.stringify(e.typeflag)}`);
@@ -127,8 +106,7 @@ async function* rewrittenItems(layer: LayerView, encrypted: ReadonlySet<string>)
       yield item;
     }
   } catch (err) {
-    src.destroy();
-    throw layerError(err, layer);
+    throw translateLayerError(err, layer);
   }
 }
 

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { CconvError } from '../errors.ts';
 import type { Layer } from '../image/image.ts';
-import { readTar } from './tar-reader.ts';
+import { layerMembers } from './layer-members.ts';
 import { translateLayerError } from './errors.ts';
 import type { ContentVisitor, RootfsEntry } from './types.ts';
 
@@ -46,19 +46,12 @@ export async function deliverContents(
     const layer = layers.get(idx);
     if (!layer) throw new CconvError('E_INTERNAL', `rootfs references layer ${idx}, which the image does not have`);
     const members = byLayer.get(idx)!;
-    let src;
     try {
-      src = await layer.openUncompressed();
-    } catch (err) {
-      throw translateLayerError(err, layer);
-    }
-    try {
-      for await (const e of readTar(src)) {
+      for await (const e of layerMembers(layer)) {
         const reqs = members.get(e.ordinal);
         if (reqs) await deliver(reqs, e.body(), visitor, layer);
       }
     } catch (err) {
-      src.destroy();
       if (err instanceof VisitorFailure) throw err.error; // the caller's own error, as it threw it
       throw translateLayerError(err, layer);
     }

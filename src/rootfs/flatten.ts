@@ -4,7 +4,7 @@ import type { Image } from '../image/image.ts';
 import { runTask, silentReporter } from '../progress.ts';
 import { LayerApplier } from './apply.ts';
 import { translateLayerError } from './errors.ts';
-import { readTar } from './tar-reader.ts';
+import { layerMembers } from './layer-members.ts';
 import { newRoot } from './tree.ts';
 import type { FlattenOptions, Rootfs } from './types.ts';
 import { RootfsView } from './view.ts';
@@ -46,19 +46,12 @@ export async function flatten(image: Pick<Image, 'layers'>, options: FlattenOpti
     for (const layer of image.layers) {
       checkAbort(signal);
       const applier = new LayerApplier(root, layer, hash);
-      let src;
       try {
-        src = await layer.openUncompressed();
-      } catch (err) {
-        throw translateLayerError(err, layer);
-      }
-      try {
-        for await (const e of readTar(src, onBytes)) {
+        for await (const e of layerMembers(layer, onBytes)) {
           checkAbort(signal);
           await applier.apply(e);
         }
       } catch (err) {
-        src.destroy();
         throw translateLayerError(err, layer);
       }
     }

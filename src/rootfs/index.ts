@@ -2,6 +2,9 @@
 
 /** Flattens an image's layers into a `Rootfs` (metadata tree; contents re-read on demand). */
 export { flatten } from './flatten.ts';
+export { layerMembers } from './layer-members.ts';
+export { translateLayerError } from './errors.ts';
+export type { TarEntry } from './tar-reader.ts';
 /** Linux's limit of symlinks followed by `Rootfs.resolve`, and `readFile`'s default size cap. */
 export { MAX_SYMLINKS, DEFAULT_READ_FILE_MAX } from './view.ts';
 /** Contracts of the view. */

@@ -3,9 +3,9 @@
  * `gramine-sgx-pf-crypt`. Outputs go to a temporary name in the output's directory and take their
  * final name only when complete and verified, so a failed decryption never leaves plaintext behind.
  */
-import { commitTempFile, tempNameFor } from '../../files.ts';
+import { writeViaTemp } from '../../files.ts';
 import { createReadStream } from 'node:fs';
-import { open, stat, unlink } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import {
   CconvError,
@@ -94,24 +94,21 @@ const pfEncryptCommand: CommandSpec<EncryptArgs, PfCryptResult> = {
   run: async (args, report) => {
     const size = await inputSize(args.input);
     const key = await requireKey(args);
-    const tmp = tempNameFor(args.output);
     try {
-      const result = await runTask(report, 'encrypt', `Encrypting ${args.input}`, async (advance) => {
-        async function* counted(): AsyncGenerator<Buffer> {
-          for await (const chunk of createReadStream(args.input, { highWaterMark: 1 << 20 })) {
-            advance((chunk as Buffer).length);
-            yield chunk as Buffer;
+      const result = await writeViaTemp(args.output, args.force, (tmp) =>
+        runTask(report, 'encrypt', `Encrypting ${args.input}`, async (advance) => {
+          async function* counted(): AsyncGenerator<Buffer> {
+            for await (const chunk of createReadStream(args.input, { highWaterMark: 1 << 20 })) {
+              advance((chunk as Buffer).length);
+              yield chunk as Buffer;
+            }
           }
-        }
-        return encryptToFile(counted(), tmp, { key: key.expose(), path: args.path, size });
-      }, size);
-      await commitTempFile(tmp, args.output, args.force);
+          return encryptToFile(counted(), tmp, { key: key.expose(), path: args.path, size });
+        }, size),
+      );
       return { input: args.input, output: args.output, boundPath: result.path, size: result.size, protectedSize: result.nodes * PF_NODE_SIZE };
-    } catch (err) {
-      throw wrapIoError(err, `cannot write ${args.output}`);
     } finally {
       key.destroy();
-      await unlink(tmp).catch(() => {});
     }
   },
   human: (r) => `Encrypted ${r.input} (${formatBytes(r.size)}) -> ${r.output} (${formatBytes(r.protectedSize)}), bound to ${r.boundPath}`,
@@ -144,26 +141,23 @@ const pfDecryptCommand: CommandSpec<DecryptArgs, PfCryptResult> = {
     const protectedSize = await inputSize(args.input);
     const key = await requireKey(args);
     const opts = args.path === undefined ? { key: key.expose() } : { key: key.expose(), path: args.path };
-    const tmp = tempNameFor(args.output);
     try {
       const info = await readPfInfo(args.input, opts); // wrong key or path fails here, before any output exists
-      await runTask(report, 'decrypt', `Decrypting ${args.input}`, async (advance) => {
-        async function* counted(): AsyncGenerator<Buffer> {
-          for await (const chunk of decryptFile(args.input, opts)) {
-            advance((chunk as Buffer).length);
-            yield chunk as Buffer;
+      await writeViaTemp(args.output, args.force, (tmp) =>
+        runTask(report, 'decrypt', `Decrypting ${args.input}`, async (advance) => {
+          async function* counted(): AsyncGenerator<Buffer> {
+            for await (const chunk of decryptFile(args.input, opts)) {
+              advance((chunk as Buffer).length);
+              yield chunk as Buffer;
+            }
           }
-        }
-        const fh = await open(tmp, 'wx', 0o600); // exists before any byte is written, so `finally` always removes it
-        await pipeline(counted(), fh.createWriteStream());
-      }, info.metadata.size);
-      await commitTempFile(tmp, args.output, args.force);
+          const fh = await open(tmp, 'wx', 0o600); // created before any byte is decrypted: writeViaTemp always removes it
+          await pipeline(counted(), fh.createWriteStream());
+        }, info.metadata.size),
+      );
       return { input: args.input, output: args.output, boundPath: info.metadata.path, size: info.metadata.size, protectedSize };
-    } catch (err) {
-      throw wrapIoError(err, `cannot write ${args.output}`);
     } finally {
       key.destroy();
-      await unlink(tmp).catch(() => {});
     }
   },
   human: (r) => `Decrypted ${r.input} -> ${r.output} (${formatBytes(r.size)}), bound to ${r.boundPath}`,
