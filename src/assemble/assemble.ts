@@ -34,7 +34,7 @@ function spooled(l: SpooledLayer, role: AssembledLayer['role']): AssembledLayer 
 }
 
 function kept(layer: Layer): AssembledLayer {
-  return { descriptor: keptDescriptor(layer.descriptor), diffId: layer.diffId, kept: true, role: 'source', open: () => layer.openCompressed() };
+  return { descriptor: keptDescriptor(layer.descriptor), diffId: layer.diffId, kept: true, role: 'source', open: () => layer.openStored() };
 }
 
 /** E_CONFIG when the app image has something at a runtime path that would shadow the runtime layer. */

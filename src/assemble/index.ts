@@ -6,7 +6,7 @@
  *    pkglibdir subtree and the loader paths, e.g. /usr/bin/gramine-sgx; a symlink brings what it
  *    resolves to), their parent directories, modes, owners and xattrs. Never the runtime image's
  *    base distribution: a musl app and a glibc app get the same runtime layer.
- * 2. The app's layers, byte-identical (same blob, streamed from `openCompressed`; Docker media
+ * 2. The app's layers, byte-identical (same blob, streamed from `openStored` and verified once, by the destination; Docker media
  *    types are written as their OCI equivalents, same bytes and digest) unless the layer holds a
  *    member at an encrypted path, at ANY layer, shadowed versions included, so the plaintext is
  *    in no blob. Such a layer is rewritten: same members in the same order minus those paths,

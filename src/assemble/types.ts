@@ -69,7 +69,7 @@ export interface AssembledLayer {
   kept: boolean;
   /** What the layer is: 'runtime', 'source' (kept or rewritten app layer) or 'cconv'. */
   role: 'runtime' | 'source' | 'cconv';
-  /** Opens the blob as stored (verified in flight for kept layers). The caller consumes or destroys it. */
+  /** Opens the blob as stored, for an ImageDestination's putBlob (which checks digest and size). The caller consumes or destroys it. */
   open(): Promise<Readable>;
 }
 

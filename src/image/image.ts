@@ -21,6 +21,12 @@ export interface Layer {
    */
   openCompressed(): Promise<Readable>;
   /**
+   * Opens the blob as stored, NOT verified: only for handing straight to an ImageDestination,
+   * whose putBlob checks digest and size itself (so the bytes are hashed once, not twice). The
+   * caller consumes or destroys it.
+   */
+  openStored(): Promise<Readable>;
+  /**
    * Opens the uncompressed tar stream. Decompression errors become E_LAYER_CORRUPT; the blob
    * digest is checked at end of stream, and the diff_id too (E_DIGEST_MISMATCH). The caller
    * consumes or destroys it.

@@ -37,6 +37,9 @@ export function createLayer(source: LayerSource): Layer {
     async openCompressed() {
       return chain(await source.openBlob(), createVerifier(descriptor.digest, { size: descriptor.size, what: name }));
     },
+    openStored() {
+      return source.openBlob();
+    },
     async openUncompressed() {
       // Both digests are validated (E_DIGEST_INVALID) before the blob is opened.
       const spec = { compression, digest: parseDigest(descriptor.digest), size: descriptor.size, diffId: parseDigest(diffId), name };

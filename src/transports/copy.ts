@@ -1,7 +1,7 @@
 /**
  * Copying one image between transports, blob for blob: layers and config go first (skipped when
  * the destination has them), then the manifest exactly as read (so its digest is preserved), then
- * commit. Any failure aborts the destination. Layers are streamed as stored (`openCompressed`).
+ * commit. Any failure aborts the destination. Layers are streamed as stored (`openStored`; the destination verifies them).
  */
 import { Readable, Transform } from 'node:stream';
 import { chain } from '../image/streams.ts';
@@ -29,7 +29,8 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, options
   const result: CopyResult = { manifestDigest: image.manifestDigest, copied: [], skipped: [] };
   try {
     const blobs = [
-      ...image.layers.map((layer) => ({ descriptor: layer.descriptor, open: () => layer.openCompressed() })),
+      // As stored: the destination's putBlob checks digest and size, so the bytes are hashed once.
+      ...image.layers.map((layer) => ({ descriptor: layer.descriptor, open: () => layer.openStored() })),
       { descriptor: image.manifest.config, open: async () => Readable.from([image.configBytes]) },
     ];
     for (const { descriptor, open } of blobs) {

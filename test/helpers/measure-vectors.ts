@@ -72,6 +72,7 @@ export async function caseBRootfs(hash = true): Promise<Rootfs> {
     diffId: digest,
     compression: 'none',
     openCompressed: async () => createReadStream(tarPath),
+    openStored: async () => createReadStream(tarPath),
     openUncompressed: async () => createReadStream(tarPath),
   };
   return flatten({ layers: [layer] }, { hash });

@@ -136,6 +136,9 @@ export function fakeLayer(index: number, tar: Buffer, options: FakeLayerOptions 
     async openCompressed() {
       return layer.openUncompressed();
     },
+    async openStored() {
+      return layer.openUncompressed();
+    },
     async openUncompressed() {
       layer.opens++;
       const chunk = options.chunk ?? 700;

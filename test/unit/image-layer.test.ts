@@ -71,6 +71,14 @@ test('corrupt blob -> E_DIGEST_MISMATCH from both streams', async (t) => {
   await t.throwsAsync(async () => readStream(await layer.openUncompressed()), { code: 'E_DIGEST_MISMATCH' });
 });
 
+test('openStored hands over the bytes as stored, unverified: the destination that receives them checks', async (t) => {
+  const built = await buildLayer(entries, { compression: 'gzip' });
+  t.deepEqual(await readStream(await layerOf(built).openStored()), built.bytes);
+  const bad = Buffer.from(built.bytes);
+  bad[100] = bad[100]! ^ 1;
+  t.deepEqual(await readStream(await layerOf(built, { bytes: bad }).openStored()), bad);
+});
+
 test('blob of the wrong size -> E_SIZE_MISMATCH', async (t) => {
   const built = await buildLayer(entries, { compression: 'gzip' });
   const layer = layerOf(built, { size: built.size - 1 });
