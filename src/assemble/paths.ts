@@ -27,17 +27,5 @@ export function parentsOf(path: string): string[] {
   return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
 }
 
-/**
- * Depth-first order by name: compares component by component, each bytewise in UTF-8, so a
- * directory comes right before its children ('a', 'a/b', 'a-c'; not 'a-c' before 'a/b').
- */
-export function comparePaths(a: string, b: string): number {
-  const pa = a.split('/');
-  const pb = b.split('/');
-  const n = Math.min(pa.length, pb.length);
-  for (let i = 0; i < n; i++) {
-    const c = Buffer.compare(Buffer.from(pa[i]!, 'utf8'), Buffer.from(pb[i]!, 'utf8'));
-    if (c !== 0) return c;
-  }
-  return pa.length - pb.length;
-}
+/** Depth-first path order (one definition, in the rootfs module). */
+export { comparePaths } from '../rootfs/index.ts';

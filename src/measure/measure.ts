@@ -9,7 +9,7 @@ import { computeLayout, type Area } from './enclave.ts';
 import { parsePalElf } from './elf.ts';
 import { applySgxDefaults, cloneToml, readSgxSettings, type SgxSettings } from './manifest.ts';
 import { measureLayout } from './mrenclave.ts';
-import { parseManifestToml } from './toml.ts';
+import { isTable, parseManifestToml, type TomlTable } from './toml.ts';
 
 /** Input of `computeMrenclave`. */
 export interface MrenclaveInput {
@@ -18,6 +18,17 @@ export interface MrenclaveInput {
   /** The SGX PAL file (`sgx/libpal.so`), whole. */
   libpal: Buffer;
   constants: GramineConstants;
+  /**
+   * The document `manifestSgx` was dumped from, when the caller has it (completeManifest's
+   * `manifest`): only its `sgx` settings are read, which spares re-parsing every trusted file.
+   */
+  manifest?: TomlTable;
+}
+
+/** A copy of the sgx table of `m` without its trusted files (the layout does not depend on them). */
+function sgxSettingsOf(m: TomlTable): TomlTable {
+  if (!isTable(m.sgx)) return {};
+  return { sgx: cloneToml({ ...m.sgx, trusted_files: [] }) };
 }
 
 /** Everything SIGSTRUCT needs besides the date and the key. */
@@ -45,7 +56,7 @@ export async function computeMrenclave(input: MrenclaveInput): Promise<Mrenclave
   } catch (err) {
     throw new CconvError('E_MANIFEST_TEMPLATE', 'manifest is not valid UTF-8', { cause: err });
   }
-  const doc = cloneToml(parseManifestToml(text));
+  const doc = input.manifest !== undefined ? sgxSettingsOf(input.manifest) : cloneToml(parseManifestToml(text));
   const sgx = applySgxDefaults(doc, input.constants);
   const settings = readSgxSettings(sgx);
   const attributes = enclaveAttributes(sgx, input.constants);

@@ -72,7 +72,7 @@ export async function measureImage(image: Image, options: MeasureOptions): Promi
       rootfs,
       report,
     });
-    const m = await computeMrenclave({ manifestSgx: completed.bytes, libpal: runtime.libpal, constants: runtime.constants });
+    const m = await computeMrenclave({ manifestSgx: completed.bytes, manifest: completed.manifest, libpal: runtime.libpal, constants: runtime.constants });
     return {
       rootfs,
       selection,

@@ -11,4 +11,5 @@ export {
   policyWithOverrides,
   type CompiledPolicy,
 } from './policy.ts';
-export { comparePaths, MAX_DIR_LINK_DEPTH, selectFiles } from './select.ts';
+export { MAX_DIR_LINK_DEPTH, selectFiles } from './select.ts';
+export { comparePaths } from '../rootfs/index.ts';

@@ -11,23 +11,13 @@
  * walked (/usr/bin/X11 -> .) is not descended, and aliases nest at most MAX_DIR_LINK_DEPTH deep.
  */
 import { CconvError, isCconvError } from '../errors.ts';
+import { comparePaths } from '../rootfs/index.ts';
 import type { Rootfs, RootfsEntry } from '../rootfs/types.ts';
 import { compilePolicy, type CompiledPolicy } from './policy.ts';
 import type { FileSelection, Policy, SelectedFile } from './types.ts';
 
 /** How many symlinked directories may be nested along one listed path. */
 export const MAX_DIR_LINK_DEPTH = 8;
-
-/** Orders absolute paths component by component, each compared as UTF-8 bytes (a sorted tree walk). */
-export function comparePaths(a: string, b: string): number {
-  const pa = a.split('/');
-  const pb = b.split('/');
-  const n = Math.min(pa.length, pb.length);
-  for (let i = 0; i < n; i++) {
-    if (pa[i] !== pb[i]) return Buffer.compare(Buffer.from(pa[i]!, 'utf8'), Buffer.from(pb[i]!, 'utf8'));
-  }
-  return pa.length - pb.length;
-}
 
 function parentOf(path: string): string {
   const i = path.lastIndexOf('/');

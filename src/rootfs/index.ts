@@ -4,6 +4,8 @@
 export { flatten } from './flatten.ts';
 export { layerMembers } from './layer-members.ts';
 export { translateLayerError } from './errors.ts';
+/** Depth-first path order (component by component, bytewise UTF-8) and name order (bytewise UTF-8). */
+export { comparePaths, compareNames } from './paths.ts';
 export type { TarEntry } from './tar-reader.ts';
 /** Linux's limit of symlinks followed by `Rootfs.resolve`, and `readFile`'s default size cap. */
 export { MAX_SYMLINKS, DEFAULT_READ_FILE_MAX } from './view.ts';

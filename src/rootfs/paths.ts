@@ -34,6 +34,30 @@ export function symlinkEscapes(dirDepth: number, target: string): boolean {
   return false;
 }
 
+/**
+ * Depth-first order of relative or absolute paths: component by component, each bytewise in
+ * UTF-8, so a directory comes right before its children ('a', 'a/b', 'a-c'; not 'a-c' before
+ * 'a/b'). One pass over the characters: where the paths first differ, the one whose component
+ * ends there ('/') is first, else the code points decide; a prefix comes first.
+ */
+export function comparePaths(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === 0x2f) return -1;
+    if (y === 0x2f) return 1;
+    return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** A UTF-16 unit's rank in code-point order: surrogates (code points above 0xFFFF) after every BMP unit. */
+function codePointRank(u: number): number {
+  return u >= 0xd800 && u <= 0xdfff ? u + 0x2000 : u >= 0xe000 ? u - 0x800 : u;
+}
+
 /** Compares two names bytewise in UTF-8, i.e. by code point (not by UTF-16 unit as `<` does). */
 export function compareNames(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
@@ -41,10 +65,7 @@ export function compareNames(a: string, b: string): number {
     const x = a.charCodeAt(i);
     const y = b.charCodeAt(i);
     if (x === y) continue;
-    // Surrogates (0xD800-0xDFFF) encode code points above 0xFFFF: they sort after every BMP unit.
-    const xs = x >= 0xd800 && x <= 0xdfff ? x + 0x2000 : x >= 0xe000 ? x - 0x800 : x;
-    const ys = y >= 0xd800 && y <= 0xdfff ? y + 0x2000 : y >= 0xe000 ? y - 0x800 : y;
-    return xs - ys;
+    return codePointRank(x) - codePointRank(y);
   }
   return a.length - b.length;
 }
