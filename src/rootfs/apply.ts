@@ -4,21 +4,19 @@
  * non-directory replaces a directory with its subtree, a directory over a directory updates its
  * metadata and keeps its children, missing parents are created (0755, root, mtime 0).
  */
-import { createHash } from 'node:crypto';
 import { CconvError, type ErrorCode } from '../errors.ts';
 import type { Layer } from '../image/image.ts';
 import { OPAQUE_MARKER, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX, splitPath, symlinkEscapes } from './paths.ts';
-import type { TarEntry } from './tar-reader.ts';
+import type { ScannedMember } from './scan.ts';
 import { Node, keepAfterPrune, pruneLower } from './tree.ts';
 
-/** Applies the members of one layer, in tar order, to `root`. */
+/** Applies the scanned members of one layer, in tar order, to `root`. */
 export class LayerApplier {
   private readonly idx: number;
 
   constructor(
     private readonly root: Node,
     private readonly layer: Pick<Layer, 'index' | 'descriptor'>,
-    private readonly hash: boolean,
   ) {
     this.idx = layer.index;
   }
@@ -28,8 +26,8 @@ export class LayerApplier {
     return new CconvError(code, `layer ${this.idx} (${this.layer.descriptor.digest}): ${JSON.stringify(path)}: ${reason}`);
   }
 
-  /** Applies one member; reads (hashes) its content when hashing is on. */
-  async apply(e: TarEntry): Promise<void> {
+  /** Applies one member (its content was hashed, if at all, by the scan). */
+  apply(e: ScannedMember): void {
     if (!e.nameValid) throw this.fail('E_UNSAFE_PATH', e.name, 'path is not valid UTF-8 or contains NUL');
     const sp = splitPath(e.name);
     if (!sp.ok) throw this.fail('E_UNSAFE_PATH', e.name, sp.reason === 'absolute' ? 'absolute path' : sp.reason === 'nul' ? 'NUL in path' : "'..' in path");
@@ -54,7 +52,12 @@ export class LayerApplier {
     }
     const node = new Node(base, parent, e.type === 'link' ? 'file' : e.type, e.mode, e.uid, e.gid, e.mtime, this.idx);
     if (e.type === 'link') this.hardlink(node, e, e.name);
-    else if (e.type === 'file') await this.file(node, e);
+    else if (e.type === 'file') {
+      node.size = e.size;
+      node.contentLayer = this.idx;
+      node.member = e.ordinal;
+      node.sha256 = e.sha256;
+    }
     else if (e.type === 'symlink') {
       if (symlinkEscapes(parts.length - 1, e.linkname)) throw this.fail('E_LINK_ESCAPE', e.name, `symlink target ${JSON.stringify(e.linkname)} climbs above the root`);
       node.linkTarget = e.linkname;
@@ -63,7 +66,7 @@ export class LayerApplier {
     parent.children!.set(base, node); // replaces any previous entry, a directory with its subtree
   }
 
-  private setMeta(n: Node, e: TarEntry): void {
+  private setMeta(n: Node, e: ScannedMember): void {
     n.mode = e.mode;
     n.uid = e.uid;
     n.gid = e.gid;
@@ -72,17 +75,7 @@ export class LayerApplier {
     n.extra = e.xattrs ? { xattrs: e.xattrs } : undefined;
   }
 
-  private async file(node: Node, e: TarEntry): Promise<void> {
-    node.size = e.size;
-    node.contentLayer = this.idx;
-    node.member = e.ordinal;
-    if (!this.hash) return;
-    const h = createHash('sha256');
-    for await (const chunk of e.body()) h.update(chunk);
-    node.sha256 = h.digest().toString('latin1'); // 32 one-byte chars: half the memory of hex
-  }
-
-  private hardlink(node: Node, e: TarEntry, path: string): void {
+  private hardlink(node: Node, e: ScannedMember, path: string): void {
     const sp = splitPath(e.linkname);
     if (!sp.ok || sp.parts.length === 0) throw this.fail('E_LINK_ESCAPE', path, `hardlink target ${JSON.stringify(e.linkname)} is not inside the root`);
     const target = this.lookup(sp.parts);

@@ -4,7 +4,7 @@ import type { Image } from '../image/image.ts';
 import { runTask, silentReporter } from '../progress.ts';
 import { LayerApplier } from './apply.ts';
 import { translateLayerError } from './errors.ts';
-import { layerMembers } from './layer-members.ts';
+import { scanLayer, type ScannedMember } from './scan.ts';
 import { newRoot } from './tree.ts';
 import type { FlattenOptions, Rootfs } from './types.ts';
 import { RootfsView } from './view.ts';
@@ -12,12 +12,17 @@ import { RootfsView } from './view.ts';
 const PROGRESS_BYTES = 1024 * 1024;
 const PROGRESS_MS = 100;
 
+function cancelled(reason: unknown): CconvError {
+  return reason instanceof CconvError ? reason : new CconvError('E_ABORTED', 'flatten was cancelled', { cause: reason });
+}
+
 function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    const reason = signal.reason;
-    if (reason instanceof CconvError) throw reason;
-    throw new CconvError('E_ABORTED', 'flatten was cancelled', { cause: reason });
-  }
+  if (signal?.aborted) throw cancelled(signal.reason);
+}
+
+/** The error flatten throws: the caller's cancellation when it caused the failure, else `err`. */
+function abortReason(err: unknown, signal: AbortSignal | undefined): unknown {
+  return signal?.aborted ? cancelled(signal.reason) : err;
 }
 
 /**
@@ -43,17 +48,40 @@ export async function flatten(image: Pick<Image, 'layers'>, options: FlattenOpti
         last = Date.now();
       }
     };
-    for (const layer of image.layers) {
-      checkAbort(signal);
-      const applier = new LayerApplier(root, layer, hash);
-      try {
-        for await (const e of layerMembers(layer, onBytes)) {
-          checkAbort(signal);
-          await applier.apply(e);
-        }
-      } catch (err) {
+    // Layer i+1 is scanned (decompressed, parsed, hashed) while layer i is applied: the two
+    // decoders run on two thread-pool threads and this thread hashes whichever has data, which
+    // keeps both cores busy on images with more than one big layer. At most two scans run, so
+    // memory holds two layers' decoder buffers and the member lists of the layers in flight.
+    const stop = new AbortController();
+    const cancelled = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const scans: Array<Promise<ScannedMember[]>> = [];
+    const startScan = (i: number): void => {
+      const layer = image.layers[i];
+      if (layer === undefined || scans[i] !== undefined) return;
+      const p = scanLayer(layer, { hash, onBytes, signal: cancelled }).catch((err: unknown) => {
         throw translateLayerError(err, layer);
+      });
+      p.catch(() => {}); // observed when its turn comes, or dropped after an earlier failure
+      scans[i] = p;
+    };
+    try {
+      for (const [i, layer] of image.layers.entries()) {
+        checkAbort(signal);
+        startScan(i);
+        startScan(i + 1);
+        const members = await scans[i]!;
+        const applier = new LayerApplier(root, layer);
+        try {
+          for (const e of members) applier.apply(e);
+        } catch (err) {
+          throw translateLayerError(err, layer);
+        }
+        scans[i] = Promise.resolve([]); // the member list can go
       }
+    } catch (err) {
+      stop.abort(err);
+      await Promise.allSettled(scans); // no layer stream stays open after flatten returns
+      throw abortReason(err, signal);
     }
     if (pending > 0) advance(pending);
   });
