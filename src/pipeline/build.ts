@@ -4,7 +4,7 @@
  * assemble, write, then key envelope and release policies. Nothing half-written stays behind:
  * temp files go on every path, and a destination is only committed after every blob is in.
  */
-import { assembleImage, writeAssembled } from '../assemble/index.ts';
+import { assembleImage, keptDescriptor, writeAssembled } from '../assemble/index.ts';
 import type { EnclaveIdentity, Signer, SigstructDate } from '../enclave/index.ts';
 import {
   generateDataKey,
@@ -20,10 +20,12 @@ import { atomicWriteFile } from '../files.ts';
 import type { Image } from '../image/image.ts';
 import type { TrustedFile } from '../measure/index.ts';
 import type { Digest } from '../image/types.ts';
-import type { Policy } from '../policy/index.ts';
+import { defaultPolicy, type Policy } from '../policy/index.ts';
 import { silentReporter, type Reporter } from '../progress.ts';
+import type { Rootfs } from '../rootfs/types.ts';
 import type { GramineSettings, ManifestTable } from '../runtimes/index.ts';
 import type { ImageDestination } from '../transports/types.ts';
+import { EarlyBlobs } from './early-blobs.ts';
 import { encryptSelected, type EncryptedFiles } from './encrypt.ts';
 import { measureImage } from './measure.ts';
 import type { GramineRuntime } from './runtime.ts';
@@ -79,6 +81,38 @@ export interface BuildOutput {
 /** Runs the whole pipeline for one image. See the module comment for the stages. */
 export async function buildImage(input: BuildInput): Promise<BuildOutput> {
   const report = input.report ?? silentReporter;
+  const runtimeRoot = input.runtime.image?.rootfs;
+  if (runtimeRoot === undefined) {
+    throw new CconvError('E_USAGE', 'cconv build needs the runtime as an image', { hint: 'pass --runtime-image REF (a --runtime-dir is enough only for measure and sign)' });
+  }
+  const policy = input.policy ?? (await defaultPolicy());
+  // With nothing to encrypt, every source layer is kept as it is: copy each one to the
+  // destination as soon as flatten has verified it (early-blobs.ts).
+  const early = policy.rules.some((r) => r.type === 'encrypt') ? undefined : new EarlyBlobs(input.destination, report);
+  const ctx: StageContext = { report, runtimeRoot, policy, early, writing: false };
+  try {
+    return await runStages(input, ctx);
+  } catch (err) {
+    if (early?.used && !ctx.writing) {
+      await early.cancel(err);
+      await input.destination.abort().catch(() => {}); // writeAssembled aborts on its own failures
+    }
+    throw err;
+  }
+}
+
+/** What buildImage settles before the stages run. */
+interface StageContext {
+  report: Reporter;
+  runtimeRoot: Rootfs;
+  policy: Policy;
+  early: EarlyBlobs | undefined;
+  /** Set once writeAssembled runs (it aborts the destination itself on failure). */
+  writing: boolean;
+}
+
+async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOutput> {
+  const { report, runtimeRoot, policy, early } = ctx;
   const timings: Record<string, number> = {};
   const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
     const start = performance.now();
@@ -88,17 +122,22 @@ export async function buildImage(input: BuildInput): Promise<BuildOutput> {
       timings[stage] = Math.round(performance.now() - start);
     }
   };
-  const runtimeRoot = input.runtime.image?.rootfs;
-  if (runtimeRoot === undefined) {
-    throw new CconvError('E_USAGE', 'cconv build needs the runtime as an image', { hint: 'pass --runtime-image REF (a --runtime-dir is enough only for measure and sign)' });
-  }
+  const layerAt = new Map(input.source.layers.map((l) => [l.index, l]));
   const measured = await timed('measure', () =>
     measureImage(input.source, {
       runtime: input.runtime,
       report,
-      ...(input.policy ? { policy: input.policy } : {}),
+      policy,
       ...(input.settings ? { settings: input.settings } : {}),
       ...(input.fragment ? { fragment: input.fragment } : {}),
+      ...(early
+        ? {
+            onLayerRead: (index: number) => {
+              const layer = layerAt.get(index)!;
+              early.put(keptDescriptor(layer.descriptor), () => layer.openStored());
+            },
+          }
+        : {}),
     }),
   );
   const { sigstruct, identity } = await timed('sign', () => signMeasured(measured, { signer: input.signer, date: input.date }));
@@ -142,6 +181,8 @@ export async function buildImage(input: BuildInput): Promise<BuildOutput> {
       }),
     );
     try {
+      await early?.settle();
+      ctx.writing = true;
       const digest = await timed('write', () => writeAssembled(assembled, input.destination, { report }));
       const out: BuildOutput = {
         digest,

@@ -21,6 +21,8 @@ export interface MeasureOptions {
   /** A user manifest fragment (parsed TOML), merged last with checks. */
   fragment?: ManifestTable;
   report?: Reporter;
+  /** Passed to flatten: called with each layer's index once it is read and verified. */
+  onLayerRead?: (index: number) => void;
 }
 
 /** What SIGSTRUCT needs and what a user pins in attestation policies (before signing: no MRSIGNER). */
@@ -53,7 +55,7 @@ export interface MeasuredImage {
 export async function measureImage(image: Image, options: MeasureOptions): Promise<MeasuredImage> {
   const report = options.report ?? silentReporter;
   const { runtime } = options;
-  const rootfs = await flatten(image, { hash: true, report });
+  const rootfs = await flatten(image, { hash: true, report, ...(options.onLayerRead ? { onLayerRead: options.onLayerRead } : {}) });
   const policy = options.policy ?? (await defaultPolicy());
   const selection = selectFiles(rootfs, policy);
   const settings: Partial<GramineSettings> = { ...options.settings, pkglibdir: runtime.pkglibdir };

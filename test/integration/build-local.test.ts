@@ -7,13 +7,15 @@
  * --key the build creates the development key in the user's config dir (0600) and warns.
  */
 import test from 'ava';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureFixtures, type FixtureSet } from '../../fixtures/build.ts';
 import type { BuildResult } from '../../src/cli/commands/build.ts';
 import type { VerifyResult } from '../../src/cli/commands/verify.ts';
 import { cli } from '../helpers/cli.ts';
 import { readLayoutImage, readTar, rewriteLayoutFile, sha256 } from '../helpers/blob-scan.ts';
+import { buildLayer, writeOciLayout } from '../helpers/oci-builder.ts';
 
 const EPOCH = '1767225600'; // 2026-01-01T00:00:00Z
 let fixtures: FixtureSet;
@@ -156,4 +158,24 @@ test('without --key or CCONV_SIGNING_KEY: the development key is generated in XD
   t.false(again.stderr.includes('DEVELOPMENT key'), again.stderr);
   t.is(again.result.identity.mrsigner, r.result.identity.mrsigner);
   t.deepEqual(await readFile(keyPath), before);
+});
+
+test('a corrupt layer read after a lower one was copied early: the build fails, and the output layout is gone', async (t) => {
+  // Layer 0 is small and good, so the build copies it to the destination while it reads the
+  // larger layer 1 (nothing is to be encrypted), whose blob was altered after the manifest was
+  // written: the copy must be removed with everything else.
+  const good = await buildLayer([{ name: 'bin/', type: 'directory' }, { name: 'bin/app', content: 'x'.repeat(300_000), mode: 0o755 }], { compression: 'gzip' });
+  const bad = await buildLayer([{ name: 'data.bin', content: randomBytes(16 << 20) }], { compression: 'gzip' });
+  const src = join(work, 'two-layers');
+  await writeOciLayout(src, [{ layers: [good, bad], tag: 'app', config: { config: { Entrypoint: ['/bin/app'] } } }]);
+  const badBlob = join(src, 'blobs', 'sha256', bad.digest.slice(7));
+  const bytes = await readFile(badBlob);
+  bytes[bytes.length - 20]! ^= 1;
+  await writeFile(badBlob, bytes);
+  const out = join(work, 'out-failed');
+  const run = await cli(['build', `oci:${src}:app`, '--runtime-image', runtime, '--output', `oci:${out}:app`, '--key', key], { SOURCE_DATE_EPOCH: EPOCH });
+  t.is(run.status, 4, run.stderr);
+  // Which check sees the flipped byte first (the blob digest or gzip's CRC, both at the end) may vary.
+  t.regex(run.stderr, new RegExp(`error (E_DIGEST_MISMATCH|E_LAYER_CORRUPT): layer 1 \\(${bad.digest}\\)`));
+  await t.throwsAsync(stat(out), { code: 'ENOENT' });
 });

@@ -1,0 +1,71 @@
+/**
+ * Source layers written to the destination while the build goes on. When the policy can encrypt
+ * nothing, every source layer is kept byte for byte in the output, so its blob can be copied as
+ * soon as flatten has read and verified it, while the next layers are read and the enclave is
+ * measured: on a 1 GB image this hides most of the copy behind the CPU-bound flatten. Blobs are
+ * put one at a time, in the order asked (a destination's putBlob calls may not overlap, and a
+ * docker archive's member order must not depend on timing); the destination verifies each blob's
+ * digest and size as it writes it.
+ */
+import type { Readable } from 'node:stream';
+import type { Descriptor } from '../image/types.ts';
+import type { Reporter } from '../progress.ts';
+import type { ImageDestination } from '../transports/types.ts';
+
+/** A queue of putBlob calls on one destination, run in the background. */
+export class EarlyBlobs {
+  private chain: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+  private current: Readable | undefined;
+  private readonly asked = new Set<string>();
+
+  constructor(
+    private readonly destination: ImageDestination,
+    private readonly report: Reporter,
+  ) {}
+
+  /** Whether any blob was asked for (the destination then holds something to abort on failure). */
+  get used(): boolean {
+    return this.asked.size > 0;
+  }
+
+  /** Queues `descriptor` (skipped when already asked for, or when the destination has it). */
+  put(descriptor: Descriptor, open: () => Promise<Readable>): void {
+    if (this.asked.has(descriptor.digest)) return;
+    this.asked.add(descriptor.digest);
+    this.chain = this.chain.then(async () => {
+      if (this.failure !== undefined) return;
+      try {
+        if (await this.destination.hasBlob(descriptor)) return;
+        const content = await open();
+        this.current = content;
+        if (this.failure !== undefined) {
+          content.destroy();
+          return;
+        }
+        await this.destination.putBlob(descriptor, content);
+        this.report({ type: 'log', level: 'debug', message: `blob ${descriptor.digest} written while the build went on` });
+      } catch (error) {
+        this.failure ??= { error };
+      } finally {
+        this.current = undefined;
+      }
+    });
+  }
+
+  /** Waits for every queued blob; throws the first failure. */
+  async settle(): Promise<void> {
+    await this.chain;
+    if (this.failure !== undefined) throw this.failure.error;
+  }
+
+  /**
+   * Stops: no queued blob starts, the one being written is cut short; resolves once nothing is
+   * writing anymore (the caller then aborts the destination). Never throws.
+   */
+  async cancel(reason: unknown): Promise<void> {
+    this.failure ??= { error: reason };
+    this.current?.destroy();
+    await this.chain;
+  }
+}
