@@ -248,4 +248,21 @@ export const STAGES: Record<string, (a: StageArgs) => Promise<StageOutput>> = {
     const r = await copyImage(src, dst);
     return { bytes: Number(a.bytes), extra: { copied: r.copied.length } };
   },
+  /**
+   * Pulls `ref` from the local test registry (CA `caFile`) into a fresh OCI layout `out` (removed
+   * before and after, outside the clock). Timed: copyImage only. `bytes` is the blobs' size.
+   */
+  pull: async (a) => {
+    const out = String(a.out);
+    await rm(out, { recursive: true, force: true });
+    const src = openSource(parseReference(String(a.ref)), { registry: { caFile: String(a.caFile) } });
+    const dst = openDestination(parseReference(`oci:${out}:x`));
+    try {
+      const t = performance.now();
+      const r = await copyImage(src, dst);
+      return { bytes: Number(a.bytes), seconds: (performance.now() - t) / 1000, extra: { copied: r.copied.length } };
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  },
 };

@@ -13,6 +13,7 @@ import { IMAGE_SPECS } from './tree.ts';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
 import { ensureFixtures } from '../fixtures/build.ts';
 import { runCli } from '../src/cli/main.ts';
+import { copyImage, openDestination, openSource, parseReference } from '../src/transports/index.ts';
 
 /** Options of the suite (see run.ts for the command line). */
 export interface SuiteOptions {
@@ -168,6 +169,20 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteResults> {
             return await runShell(`skopeo copy -q --insecure-policy --dest-cert-dir ${q(fresh.certDir)} oci:${q(dir)}:gzip docker://${fresh.host}/bench/${name}-skopeo:1`, bytes, tmo * 1000);
           } finally {
             await fresh.stop();
+          }
+        });
+        // Pull: the image is pushed once to a fixed repository outside the clock, then copied into
+        // a fresh OCI layout per run (created and removed outside the clock), by cconv and by skopeo.
+        const pulled = `docker://${r.host}/bench/${name}-cconv:1`;
+        await copyImage(openSource(parseReference(`oci:${dir}:gzip`)), openDestination(parseReference(pulled), { registry: { caFile: r.caFile } }));
+        const pullOut = join(o.work, `${name}-pull`);
+        await measure({ id: `pull/${name}`, kind: 'stage', label: 'pull (cconv registry transport -> OCI layout)', ...gzm }, stage('pull', { ref: pulled, out: pullOut, caFile: r.caFile, bytes }, tmo));
+        await measure({ id: `limit/skopeo-pull/${name}`, kind: 'limit', label: 'skopeo copy from the registry to an OCI layout', ...gzm }, async () => {
+          await rm(pullOut, { recursive: true, force: true });
+          try {
+            return await runShell(`skopeo copy -q --insecure-policy --src-cert-dir ${q(r.certDir)} ${pulled} oci:${q(pullOut)}:x`, bytes, tmo * 1000);
+          } finally {
+            await rm(pullOut, { recursive: true, force: true });
           }
         });
       }

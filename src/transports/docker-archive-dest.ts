@@ -30,6 +30,8 @@ function memberName(d: Descriptor): string {
 /** An ImageDestination writing a docker-archive file; the reference's tag (if any) goes into RepoTags. */
 export class DockerArchiveDestination implements ImageDestination {
   readonly reference: ImageReference & { transport: 'docker-archive' };
+  /** One tar written front to back: blobs go in one at a time. */
+  readonly concurrentBlobs = 1;
   private readonly tmp: string;
   private pack: tar.Pack | undefined;
   private writing: Promise<void> | undefined;

@@ -31,11 +31,16 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Bytes a blob's file stream buffers before it pushes back (chunks in the buffer go out in one writev). */
+const WRITE_BUFFER = 1024 * 1024;
+
 const tmpSuffix = (): string => `.tmp-${randomBytes(6).toString('hex')}`;
 
 /** Writes one image into an OCI layout (created when missing), tagged with the reference's tag if any. */
 export class OciLayoutDestination implements ImageDestination {
   readonly reference: ImageReference & { transport: 'oci' };
+  /** Each blob goes to its own temp file, renamed into place: any number of putBlob at once. */
+  readonly concurrentBlobs = Infinity;
   private readonly added: string[] = [];
   private readonly createdDirs: string[] = [];
   private manifest: Descriptor | undefined;
@@ -93,7 +98,9 @@ export class OciLayoutDestination implements ImageDestination {
     const tmp = final + tmpSuffix();
     try {
       const verifier = createVerifier(descriptor.digest, { size: descriptor.size, what: `blob ${descriptor.digest}` });
-      await pipeline(content, verifier, createWriteStream(tmp, { flags: 'wx' }));
+      // A large buffer lets chunks (16 KiB TLS records from a registry) pile up while a write is in
+      // flight and go out in one writev, instead of one thread-pool round trip per chunk.
+      await pipeline(content, verifier, createWriteStream(tmp, { flags: 'wx', highWaterMark: WRITE_BUFFER }));
       await rename(tmp, final);
     } catch (err) {
       content.destroy();

@@ -38,6 +38,12 @@ export interface ImageSource {
  */
 export interface ImageDestination {
   readonly reference: ImageReference;
+  /**
+   * How many blobs (hasBlob + putBlob) may be in flight at once; absent means 1 (one at a time).
+   * `Infinity` when the destination sets no limit. Concurrent putBlob calls are always for
+   * different digests, and putManifest, commit and abort only come once every putBlob settled.
+   */
+  readonly concurrentBlobs?: number;
   /** True when the destination already holds the blob (lets the caller skip the upload). */
   hasBlob(descriptor: Descriptor): Promise<boolean>;
   /** Stores a blob; the stream is consumed, and its digest and size checked against `descriptor`. */

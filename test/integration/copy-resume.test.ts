@@ -1,9 +1,12 @@
 /**
  * Registry down mid-push, then resumed. The test runs its own Debian docker-registry (plain HTTP,
  * no auth; own process so it can be killed and restarted on the same storage) behind a TCP relay.
- * The relay counts the bytes cconv sends; once the two small layers are in and the large one is
- * half uploaded it SIGKILLs the registry and drops every connection. `cconv copy` must fail with
- * E_NETWORK and no tag may exist; after a restart the same command skips the blobs already stored.
+ * cconv copies blobs in parallel lanes (small1, small2 and the big layer start together, the config
+ * follows in a lane freed by a small one). Once half of the big layer went through one connection,
+ * the relay stops reading that connection, waits until the small layers and the config are stored
+ * (so the cut point does not depend on lane timing), then SIGKILLs the registry and drops every
+ * connection. `cconv copy` must fail with E_NETWORK and no tag may exist; after a restart the same
+ * command skips exactly the blobs stored before the kill and uploads the big layer again.
  */
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -64,10 +67,23 @@ async function killRegistry(): Promise<void> {
   await exited;
 }
 
-/** A TCP relay to the registry; with `cutAfter`, kills the registry once that many bytes came from the client. */
-async function startRelay(cutAfter?: number): Promise<void> {
+/** Resolves once every digest is stored in the registry (asked directly), or after ~10 s. */
+async function waitStored(repository: string, digests: string[]): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const codes = await Promise.all(digests.map((d) => status('HEAD', `/v2/${repository}/blobs/${d}`)));
+    if (codes.every((c) => c === 200)) return;
+    await sleep(50);
+  }
+}
+
+/**
+ * A TCP relay to the registry. With `cut`: once one connection carried `cut.after` bytes from the
+ * client, that connection is no longer read, and when `cut.stored` are all in the registry the
+ * registry is killed and every connection dropped.
+ */
+async function startRelay(cut?: { after: number; repository: string; stored: string[] }): Promise<void> {
   const sockets = new Set<Socket>();
-  let sent = 0;
+  let cutting = false;
   const server = createServer((client) => {
     const upstream = createConnection(registryPort, '127.0.0.1');
     for (const s of [client, upstream]) {
@@ -75,14 +91,20 @@ async function startRelay(cutAfter?: number): Promise<void> {
       s.on('error', () => {});
       s.on('close', () => sockets.delete(s));
     }
+    let sent = 0;
     client.on('data', (chunk: Buffer) => {
       sent += chunk.length;
-      if (cutAfter !== undefined && sent >= cutAfter && relay === server) {
+      if (cut === undefined || cutting || sent < cut.after) return;
+      cutting = true;
+      client.unpipe(upstream);
+      client.pause();
+      killed = (async () => {
+        await waitStored(cut.repository, cut.stored);
         relay = undefined;
         server.close();
         for (const s of sockets) s.destroy();
-        killed = killRegistry();
-      }
+        await killRegistry();
+      })();
     });
     client.pipe(upstream).pipe(client);
   });
@@ -111,28 +133,34 @@ test.after.always(async () => {
 
 test('registry killed mid-push: E_NETWORK, no tag; after a restart the re-run skips what was stored', async (t) => {
   const image = layout.images[0]!;
-  const small = image.manifest.layers.slice(0, 2).reduce((n, l) => n + l.size, 0);
+  const [small1, small2, big] = image.manifest.layers.map((l) => l.digest);
+  const config = image.manifest.config.digest;
   await startRegistryProcess();
-  // Cut once the small layers are in and about half of the large one was sent.
-  await startRelay(small + BIG / 2);
+  // Cut once the small layers and the config are in and half of the large layer was sent.
+  await startRelay({ after: BIG / 2, repository: 'resume/app', stored: [small1!, small2!, config] });
   const args = ['copy', `oci:${join(work, 'layout')}:v1`, `docker://127.0.0.1:${relayPort}/resume/app:1`, '--plain-http', '--json'];
   const env = { DOCKER_CONFIG: work };
 
   const failed = await cli(args, env);
   t.is(failed.status, 5, failed.stderr);
   t.is((JSON.parse(failed.stdout) as { error: { code: string } }).error.code, 'E_NETWORK');
+  await killed;
   t.is(registry, undefined, 'the relay killed the registry');
 
   await startRegistryProcess();
   await startRelay();
   t.is(await status('HEAD', '/v2/resume/app/manifests/1'), 404, 'a tag exists after the failed push');
-  t.is(await status('HEAD', `/v2/resume/app/blobs/${image.manifest.layers[0]!.digest}`), 200);
+  const stored = async (d: string) => (await status('HEAD', `/v2/resume/app/blobs/${d}`)) === 200;
+  for (const d of [small1!, small2!, config]) t.true(await stored(d), `${d} stored before the kill`);
+  t.false(await stored(big!), 'the large layer was cut mid-upload');
 
   const resumed = await cli(args, env);
   t.is(resumed.status, 0, resumed.stderr);
   const result = JSON.parse(resumed.stdout) as CopyCommandResult;
   t.is(result.digest, image.manifestDigest);
-  t.is(result.skipped, 2);
-  t.is(result.copied, 2);
+  // The re-run skips the three blobs stored before the kill and uploads only the large layer.
+  t.is(result.skipped, 3);
+  t.is(result.copied, 1);
+  t.true(await stored(big!));
   t.is(await status('HEAD', '/v2/resume/app/manifests/1'), 200);
 });

@@ -59,6 +59,8 @@ async function drainLoadOutput(stream: NodeJS.ReadableStream): Promise<string[]>
 /** Loads one image into the Docker daemon (`docker-daemon:NAME:TAG`). */
 export class DaemonDestination implements ImageDestination {
   readonly reference: DaemonRef;
+  /** Blobs go into one docker-archive tar, written front to back: one at a time. */
+  readonly concurrentBlobs = 1;
   private readonly docker: DockerClient | undefined;
   private readonly tmpDir: string;
   private readonly tag: string;

@@ -43,6 +43,8 @@ export async function readJsonBody(body: NodeJS.ReadableStream): Promise<unknown
 export class RegistryAuth {
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, CachedToken>();
+  /** Token requests in flight, by scope key. */
+  private readonly fetching = new Map<string, Promise<CachedToken>>();
 
   constructor(
     private readonly http: HttpTransport,
@@ -58,7 +60,13 @@ export class RegistryAuth {
     const key = [...scopes].sort().join(' ');
     const cached = this.tokens.get(key);
     if (cached !== undefined && cached.expires > Date.now()) return `Bearer ${cached.value}`;
-    const token = await this.fetchToken(ch, scopes);
+    // Parallel blob copies ask for the same scopes at once: they share one token request.
+    let fetching = this.fetching.get(key);
+    if (fetching === undefined) {
+      fetching = this.fetchToken(ch, scopes).finally(() => this.fetching.delete(key));
+      this.fetching.set(key, fetching);
+    }
+    const token = await fetching;
     this.tokens.set(key, token);
     return `Bearer ${token.value}`;
   }

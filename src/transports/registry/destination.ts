@@ -29,6 +29,8 @@ type DockerRef = ImageReference & { transport: 'docker' };
 /** Writes one image to a registry (`docker://`); see the module comment for the call order. */
 export class RegistryDestination implements ImageDestination {
   readonly reference: DockerRef;
+  /** Each blob is its own upload session (keep-alive agent, no socket cap): any number at once. */
+  readonly concurrentBlobs = Infinity;
   private readonly options: RegistryDestinationOptions;
   private client: Promise<RegistryClient> | undefined;
   private readonly manifests: Array<{ bytes: Buffer; mediaType: string; digest: Digest }> = [];

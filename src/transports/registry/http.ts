@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { CconvError, wrapIoError } from '../../errors.ts';
 
 /** Connection options shared by every request to one registry. */
@@ -83,15 +83,18 @@ export class HttpTransport {
       retryMaxMs: options.retryMaxMs ?? 10_000,
       timeoutMs: options.timeoutMs ?? 60_000,
     };
-    let ca: string[] | undefined;
+    // One TLS context for every connection: with `ca` alone, each new socket (one per parallel
+    // blob) would parse the whole system CA list again. Keep-alive, no socket cap: parallel blob
+    // copies each get a connection and reuse it for the next blob.
+    let secureContext: SecureContext | undefined;
     if (options.caFile !== undefined && options.caFile !== '') {
       try {
-        ca = [...rootCertificates, readFileSync(options.caFile, 'utf8')];
+        secureContext = createSecureContext({ ca: [...rootCertificates, readFileSync(options.caFile, 'utf8')] });
       } catch (err) {
         throw wrapIoError(err, `reading CA file ${options.caFile}`);
       }
     }
-    this.httpsAgent = new HttpsAgent({ keepAlive: true, ca, rejectUnauthorized: options.insecure !== true });
+    this.httpsAgent = new HttpsAgent({ keepAlive: true, ...(secureContext === undefined ? {} : { secureContext }), rejectUnauthorized: options.insecure !== true });
   }
 
   /**
