@@ -31,9 +31,12 @@ function conflict(path: string, why: string): CconvError {
   return new CconvError('E_CONFIG', `cannot add /${path} to the output image: ${why}`);
 }
 
-async function* readCiphertext(file: string, path: string): AsyncGenerator<Buffer> {
+async function* readCiphertext(enc: EncryptedFile, path: string): AsyncGenerator<Buffer> {
+  const file = enc.ciphertextFile;
+  const start = enc.offset ?? 0;
+  if (enc.size === 0) return;
   try {
-    for await (const chunk of createReadStream(file)) yield chunk as Buffer;
+    for await (const chunk of createReadStream(file, { start, end: start + enc.size - 1 })) yield chunk as Buffer;
   } catch (err) {
     throw wrapIoError(err, `reading the ciphertext of /${path} (${file})`);
   }
@@ -57,7 +60,7 @@ export function cconvLayerItems(input: Omit<CconvLayerInput, 'file' | 'onBytes'>
     const orig = input.sourceRootfs.get(path);
     if (orig?.type !== 'file') throw conflict(path, 'an encrypted path must be a regular file of the source image');
     const item: TarItem = { name: path, type: 'file', mode: orig.mode, uid: orig.uid, gid: orig.gid, mtime: input.epoch, size: enc.size };
-    item.content = () => readCiphertext(enc.ciphertextFile, path);
+    item.content = () => readCiphertext(enc, path);
     if (orig.xattrs && Object.keys(orig.xattrs).length > 0) item.xattrs = orig.xattrs;
     add(path, item);
   }

@@ -11,7 +11,9 @@ export interface EncryptedFile {
   path: string;
   /** A local file holding the ciphertext, already written by the caller (read when the layer is built). */
   ciphertextFile: string;
-  /** Exact byte size of `ciphertextFile` (checked while streaming: E_SIZE_MISMATCH). */
+  /** Where the ciphertext starts in `ciphertextFile` (several files may share one; default 0). */
+  offset?: number;
+  /** Exact byte size of the ciphertext (checked while streaming: E_SIZE_MISMATCH). */
   size: number;
 }
 

@@ -1,10 +1,12 @@
 /**
  * Encrypts the files a policy marks `encrypt`, streaming each from the image's layers into a
- * Gramine protected file in a private temp dir. The assembler puts the ciphertexts in the output
- * image; the plaintext never touches the disk.
+ * Gramine protected file. All the protected files go into ONE spool file in a private temp dir,
+ * each at an offset fixed in advance from the plaintext sizes (a protected file's size depends on
+ * its plaintext size only), so no file system round trip is paid per file (20,000 small files
+ * took seconds to create, write and close one by one). The assembler reads each ciphertext from
+ * its range of the spool; the plaintext never touches the disk.
  *
- * Throughput over many small files: the cost of a small file is mostly its file-system round trips
- * (create, write, close), not its AES. So a file of at most `bufferMax` bytes is read whole from its
+ * Throughput over many small files: a file of at most `bufferMax` bytes is read whole from its
  * content stream (the layer reader waits meanwhile) and encrypted in the background while the next
  * files are read; at most `concurrency` such encryptions are in flight, and a file is read only
  * when a slot is free, so buffered plaintext stays under concurrency x bufferMax bytes (plus, per
@@ -12,13 +14,13 @@
  * into the writer as they arrive. The ciphertext files and the result do not depend on the order
  * in which encryptions finish (results are sorted by path; each file has its own name).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { EncryptedFile } from '../assemble/index.ts';
 import { CconvError, wrapIoError } from '../errors.ts';
-import { encryptToFile, pfBoundPath, PF_NODE_SIZE, type PfWriteOptions, type SecretKey } from '../encrypt/index.ts';
+import { encryptAt, encryptedSize, pfBoundPath, type PfTarget, type PfWriteOptions, type SecretKey } from '../encrypt/index.ts';
 import type { SelectedFile } from '../policy/index.ts';
 import { runTask, type Reporter } from '../progress.ts';
 import type { Rootfs } from '../rootfs/types.ts';
@@ -143,48 +145,62 @@ export async function encryptSelected(
   }
   const close = () => rm(dir, { recursive: true, force: true });
   try {
-    const byPath = new Map(selected.map((f, i) => [f.path.slice(1), { f, file: join(dir, `${i}.pf`) }]));
+    const spool = join(dir, 'ciphertexts.pf');
+    const file = await open(spool, 'wx', 0o600).catch((err: unknown) => {
+      throw wrapIoError(err, 'creating the ciphertext spool');
+    });
+    const byPath = new Map<string, { f: SelectedFile; target: PfTarget }>();
+    let offset = 0;
+    for (const f of selected) {
+      byPath.set(f.path.slice(1), { f, target: { file, offset, name: `${spool} (ciphertext of ${f.path})` } });
+      offset += encryptedSize(f.size);
+    }
     const files: EncryptedFile[] = [];
     const total = selected.reduce((n, f) => n + f.size, 0);
-    await runTask(options.report, 'encrypt', `Encrypting ${selected.length} files`, async (advance) => {
-      let passFailure: { error: unknown } | undefined;
-      try {
-        await rootfs.readContents(
-          (e) => byPath.has(e.path),
-          async (e, content) => {
-            pool.check(); // a background failure stops the content pass at the next file
-            const { f, file } = byPath.get(e.path)!;
-            const source = `${f.path} in the image`;
-            const opts: PfWriteOptions = { key: key.expose(), path: pfBoundPath({ path: f.path, uri: `file:${f.path}` }, f.path), size: f.size, source };
-            const done = (nodes: number): void => void files.push({ path: f.path, ciphertextFile: file, size: nodes * PF_NODE_SIZE });
-            if (f.size <= bufferMax) {
-              await pool.room();
-              const plain = await readWhole(content, f.size, source, advance);
-              pool.add(
-                encryptToFile(plain, file, opts)
-                  .then((out) => done(out.nodes))
-                  .finally(() => plain.fill(0)),
-              );
-              return;
-            }
-            const counted = (async function* () {
-              for await (const chunk of content as AsyncIterable<Buffer>) {
-                advance(chunk.length);
-                yield chunk;
+    try {
+      await runTask(options.report, 'encrypt', `Encrypting ${selected.length} files`, async (advance) => {
+        let passFailure: { error: unknown } | undefined;
+        try {
+          await rootfs.readContents(
+            (e) => byPath.has(e.path),
+            async (e, content) => {
+              pool.check(); // a background failure stops the content pass at the next file
+              const { f, target } = byPath.get(e.path)!;
+              const source = `${f.path} in the image`;
+              const opts: PfWriteOptions & { memoryMax: number } = { key: key.expose(), path: pfBoundPath({ path: f.path, uri: `file:${f.path}` }, f.path), size: f.size, source, memoryMax: bufferMax };
+              const done = (): void => void files.push({ path: f.path, ciphertextFile: spool, offset: target.offset, size: encryptedSize(f.size) });
+              if (f.size <= bufferMax) {
+                await pool.room();
+                const plain = await readWhole(content, f.size, source, advance);
+                pool.add(
+                  encryptAt(plain, target, opts)
+                    .then(done)
+                    .finally(() => plain.fill(0)),
+                );
+                return;
               }
-            })();
-            done((await encryptToFile(counted, file, opts)).nodes);
-          },
-        );
-      } catch (error) {
-        // The first failure wins: the pass may have stopped because of a background one.
-        passFailure = pool.failed ?? { error };
-      } finally {
-        await pool.settle(); // nothing may still write into `dir` when it is removed
-      }
-      if (passFailure) throw passFailure.error;
-      pool.check();
-    }, total);
+              const counted = (async function* () {
+                for await (const chunk of content as AsyncIterable<Buffer>) {
+                  advance(chunk.length);
+                  yield chunk;
+                }
+              })();
+              await encryptAt(counted, target, opts);
+              done();
+            },
+          );
+        } catch (error) {
+          // The first failure wins: the pass may have stopped because of a background one.
+          passFailure = pool.failed ?? { error };
+        } finally {
+          await pool.settle(); // nothing may still write into the spool when it is closed
+        }
+        if (passFailure) throw passFailure.error;
+        pool.check();
+      }, total);
+    } finally {
+      await file.close();
+    }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return { files, bytes: total, close };
   } catch (err) {

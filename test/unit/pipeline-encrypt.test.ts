@@ -2,14 +2,14 @@
  * encryptSelected over a fake rootfs with many files: small ones (read whole and encrypted in the
  * background), ones over the buffering threshold (streamed), and the sizes where the protected-file
  * layout changes (0, 3072, 3073, one full MHT group). Every ciphertext must decrypt, with the
- * in-image path as bound path, to its exact plaintext; results come sorted by path with the exact
- * on-disk sizes; close() removes the temp dir; a failure in the middle (an input stream that
- * errors, a size that lies, an fs error in a background encryption) fails the call and leaves
- * nothing in the temp dir's parent.
+ * in-image path as bound path, to its exact plaintext; results come sorted by path, each with its
+ * exact range of the one spool file (ranges back to back, in selection order); close() removes the
+ * temp dir; a failure in the middle (an input stream that errors, a size that lies, an fs error in
+ * a background encryption) fails the call and leaves nothing in the temp dir's parent.
  */
 import test from 'ava';
 import { createCipheriv, createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -94,12 +94,19 @@ async function checkAll(t: import('ava').ExecutionContext, files: Map<string, Bu
   t.is(r.bytes, total);
   t.deepEqual(r.files.map((f) => f.path), [...files.keys()].sort());
   t.is(rootfs.delivered, files.size);
-  for (const f of r.files) {
+  const spool = await readFile(r.files[0]!.ciphertextFile);
+  let offset = 0;
+  for (const s of sel) {
+    const f = r.files.find((x) => x.path === s.path)!;
     const plain = files.get(f.path)!;
+    t.is(f.ciphertextFile, r.files[0]!.ciphertextFile);
+    t.is(f.offset, offset, f.path);
     t.is(f.size, encryptedSize(plain.length), f.path);
-    t.is((await stat(f.ciphertextFile)).size, f.size, f.path);
-    t.true((await decryptToBuffer(f.ciphertextFile, { key: KEY.expose(), path: f.path })).equals(plain), f.path);
+    offset += f.size;
+    const ct = spool.subarray(f.offset, f.offset! + f.size);
+    t.true((await decryptToBuffer(ct, { key: KEY.expose(), path: f.path })).equals(plain), f.path);
   }
+  t.is(spool.length, offset);
   // Progress: one task, advanced by exactly the plaintext bytes.
   t.deepEqual(events.filter((e) => e.type !== 'advance').map((e) => e.type), ['start', 'done']);
   t.is(events.reduce((n, e) => n + (e.type === 'advance' ? e.amount : 0), 0), total);
@@ -146,19 +153,33 @@ for (const [name, path] of [['buffered', '/data/3/f146.bin'], ['streamed', '/dat
   });
 }
 
-test('an fs error in a background encryption fails the whole call with E_IO, stops the content pass and leaves nothing', async (t) => {
+test.serial('an fs error in a background encryption fails the whole call with E_IO, stops the content pass and leaves nothing', async (t) => {
   const files = tree();
   const tmp = t.context as string;
-  // After 20 files, the temp dir vanishes: the encryptions started from then on cannot create their files.
-  const rootfs = chunked(fakeRootfs([...files].map(([p, c]) => file(p, c))), {
-    onFile: async (n) => {
-      if (n === 20) for (const d of await readdir(tmp)) await rm(join(tmp, d), { recursive: true, force: true });
-    },
-  });
-  const events: ProgressEvent[] = [];
-  await t.throwsAsync(encryptSelected(rootfs, selection(files), KEY, { tmpDir: tmp, report: (e) => events.push(e), bufferMax: 4 << 20, concurrency: 4 }), { code: 'E_IO', message: /^cannot (write|create) / } as never);
-  t.true(rootfs.delivered < 30, `delivered ${rootfs.delivered}`);
-  t.deepEqual(events.filter((e) => e.type === 'fail').length, 1);
+  // From the 20th write on, every write to a file fails as a full disk would (serial: no other test runs meanwhile).
+  const probe = await open(join(tmp, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<unknown>; writev: (...a: unknown[]) => Promise<unknown> };
+  await probe.close();
+  await rm(join(tmp, 'probe'));
+  const { write, writev } = proto;
+  let writes = 0;
+  const failing = (orig: (...a: unknown[]) => Promise<unknown>) =>
+    function (this: unknown, ...args: unknown[]) {
+      if (++writes >= 20) return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+      return orig.apply(this, args);
+    };
+  proto.write = failing(write);
+  proto.writev = failing(writev);
+  try {
+    const rootfs = chunked(fakeRootfs([...files].map(([p, c]) => file(p, c))));
+    const events: ProgressEvent[] = [];
+    await t.throwsAsync(encryptSelected(rootfs, selection(files), KEY, { tmpDir: tmp, report: (e) => events.push(e), bufferMax: 4 << 20, concurrency: 4 }), { code: 'E_IO', message: /^cannot write .*ciphertexts\.pf \(ciphertext of \/data\// } as never);
+    t.true(rootfs.delivered < 30, `delivered ${rootfs.delivered}`);
+    t.deepEqual(events.filter((e) => e.type === 'fail').length, 1);
+  } finally {
+    proto.write = write;
+    proto.writev = writev;
+  }
   t.deepEqual(await readdir(tmp), []);
 });
 

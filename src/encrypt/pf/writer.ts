@@ -7,7 +7,7 @@
  * (the spool holds ciphertext only, never plaintext).
  */
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -70,55 +70,60 @@ function writeFailure(err: unknown, outPath: string, source: string | undefined)
   return wrapIoError(err, `cannot write ${outPath}`);
 }
 
-/** One-write path of encryptToFile for a Buffer of at most PF_SINGLE_WRITE_MAX bytes. */
-async function encryptSmall(input: Buffer, outPath: string, opts: PfWriteOptions): Promise<PfWriteResult> {
-  // The declared size decides the buffer; a wrong size fails in the encoder before any write.
-  const out = Buffer.alloc(encryptedSize(opts.size ?? input.length));
-  try {
-    const enc = new PfEncoder(opts, async (node, buffers) => {
-      let at = node * PF_NODE_SIZE;
-      for (const b of buffers) at += b.copy(out, at);
-    });
-    await enc.write(input);
-    const result = await enc.finish();
-    await writeFile(outPath, out, { mode: 0o644 });
-    return result;
-  } catch (err) {
-    await unlink(outPath).catch(() => {}); // as the streaming path: no stale file at outPath
-    throw writeFailure(err, outPath, opts.source);
-  }
+/** Encodes a whole Buffer input in memory: the protected file's bytes. */
+async function encodeInMemory(input: Buffer, opts: PfEncoderOptions): Promise<{ bytes: Buffer; result: PfWriteResult }> {
+  // The declared size decides the buffer; a wrong size fails in the encoder before any copy.
+  const bytes = Buffer.alloc(encryptedSize(opts.size ?? input.length));
+  const enc = new PfEncoder(opts, async (node, buffers) => {
+    let at = node * PF_NODE_SIZE;
+    for (const b of buffers) at += b.copy(bytes, at);
+  });
+  await enc.write(input);
+  return { bytes, result: await enc.finish() };
+}
+
+/** Where encryptAt writes: an open file, the byte offset of the protected file in it, and a name for errors. */
+export interface PfTarget {
+  file: FileHandle;
+  offset: number;
+  /** Names the output in error messages (a path; never key material). */
+  name: string;
 }
 
 /**
- * Encrypts `input` into a new protected file at `outPath` (created or truncated, mode 0644),
- * bound to `opts.path`. Consumes `input` to its end. On failure the partial output is removed and
- * the error is thrown: E_SIZE_MISMATCH when `opts.size` is wrong; E_IO "cannot read <opts.source>"
- * when the input stream fails with a non-cconv error (a CconvError from the input passes
- * unchanged); E_IO "cannot write <outPath>" for output fs errors.
+ * Encrypts `input` into `target.file` at `target.offset`, with positional writes: the protected
+ * file takes `encryptedSize(size)` bytes from there, so several files can share one output file,
+ * each at its own offset, written concurrently. A Buffer of at most `memoryMax` bytes (default:
+ * one MHT group) is encoded in memory and written with one write. Consumes `input` to its end.
+ * Errors (nothing is removed: the caller owns the file): E_SIZE_MISMATCH when `opts.size` is wrong
+ * (naming `opts.source` when given); E_IO "cannot read <opts.source>" when the input stream fails
+ * with a non-cconv error (a CconvError from the input passes unchanged); E_IO "cannot write
+ * <target.name>" for output fs errors.
  */
-export async function encryptToFile(input: PfInput, outPath: string, opts: PfWriteOptions): Promise<PfWriteResult> {
-  if (Buffer.isBuffer(input) && input.length <= PF_SINGLE_WRITE_MAX && (opts.size ?? 0) <= PF_SINGLE_WRITE_MAX) {
-    return encryptSmall(input, outPath, opts);
+export async function encryptAt(input: PfInput, target: PfTarget, opts: PfWriteOptions & { memoryMax?: number }): Promise<PfWriteResult> {
+  const { file, offset, name } = target;
+  const write = async (buffers: Buffer[], at: number): Promise<void> => {
+    const want = buffers.reduce((n, b) => n + b.length, 0);
+    const { bytesWritten } = buffers.length === 1 ? await file.write(buffers[0]!, 0, want, at) : await file.writev(buffers, at);
+    if (bytesWritten !== want) throw new CconvError('E_IO', `short write to ${name}`);
+  };
+  const memoryMax = opts.memoryMax ?? PF_SINGLE_WRITE_MAX;
+  if (Buffer.isBuffer(input) && input.length <= memoryMax && (opts.size ?? 0) <= memoryMax) {
+    try {
+      const { bytes, result } = await encodeInMemory(input, opts);
+      await write([bytes], offset);
+      return result;
+    } catch (err) {
+      throw writeFailure(err, name, opts.source);
+    }
   }
-  let fh;
-  try {
-    fh = await open(outPath, 'w', 0o644);
-  } catch (err) {
-    throw wrapIoError(err, `cannot create ${outPath}`);
-  }
-  const file = fh;
   // Up to MAX_IN_FLIGHT positional writes run while the next group is encrypted: memory stays
   // bounded (a few groups of 384 KiB) and crypto overlaps I/O.
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   const sink = async (node: number, buffers: Buffer[]): Promise<void> => {
     if (failure !== undefined) throw failure;
-    const want = buffers.reduce((n, b) => n + b.length, 0);
-    const p: Promise<void> = file
-      .writev(buffers, node * PF_NODE_SIZE)
-      .then(({ bytesWritten }) => {
-        if (bytesWritten !== want) throw new CconvError('E_IO', `short write to ${outPath}`);
-      })
+    const p: Promise<void> = write(buffers, offset + node * PF_NODE_SIZE)
       .catch((err: unknown) => {
         failure ??= err;
       })
@@ -126,22 +131,38 @@ export async function encryptToFile(input: PfInput, outPath: string, opts: PfWri
     inFlight.add(p);
     if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
   };
-  const drain = async (): Promise<void> => {
-    await Promise.all(inFlight);
-    if (failure !== undefined) throw failure;
-  };
   try {
     const enc = new PfEncoder(opts, sink);
     await feed(enc, input, opts.source ?? 'the plaintext input');
     const result = await enc.finish();
-    await drain();
+    await Promise.all(inFlight);
+    if (failure !== undefined) throw failure;
+    return result;
+  } catch (err) {
+    await Promise.all(inFlight); // nothing writes into the file once this returns
+    throw writeFailure(err, name, opts.source);
+  }
+}
+
+/**
+ * Encrypts `input` into a new protected file at `outPath` (created or truncated, mode 0644),
+ * bound to `opts.path` (see encryptAt for the errors). On failure the partial output is removed.
+ */
+export async function encryptToFile(input: PfInput, outPath: string, opts: PfWriteOptions): Promise<PfWriteResult> {
+  let file;
+  try {
+    file = await open(outPath, 'w', 0o644);
+  } catch (err) {
+    throw wrapIoError(err, `cannot create ${outPath}`);
+  }
+  try {
+    const result = await encryptAt(input, { file, offset: 0, name: outPath }, opts);
     await file.close();
     return result;
   } catch (err) {
-    await Promise.all(inFlight);
     await file.close().catch(() => {});
     await unlink(outPath).catch(() => {});
-    throw writeFailure(err, outPath, opts.source);
+    throw err;
   }
 }
 
