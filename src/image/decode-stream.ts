@@ -66,11 +66,13 @@ export async function* verifyDiffId(src: AsyncIterable<Buffer>, diffId: Digest |
 
 /**
  * Pipes `blob` through the stages of `spec` and returns the uncompressed, verified stream (see
- * `chain`): errors anywhere reach its consumer; destroying it destroys `blob` at once.
+ * `chain`): errors anywhere reach its consumer; destroying it destroys `blob` at once. With
+ * `check.diffId` false the diff_id is not hashed (see UncompressedOptions in image.ts).
  */
-export function decodeChain(blob: Readable, spec: DecodeSpec): Readable {
+export function decodeChain(blob: Readable, spec: DecodeSpec, check: { diffId: boolean } = { diffId: true }): Readable {
   const { stages, diffId } = decodeStages(spec);
   const decoded = chain(blob, ...stages);
+  if (!check.diffId) return decoded;
   const out = Readable.from(verifyDiffId(decoded, diffId, spec.name), { objectMode: false });
   // Readable.from closes its generator only once the generator's pending read settles, which a
   // stalled source (a hung socket) may never do: tear the chain down first.

@@ -28,10 +28,20 @@ export interface Layer {
   openStored(): Promise<Readable>;
   /**
    * Opens the uncompressed tar stream. Decompression errors become E_LAYER_CORRUPT; the blob
-   * digest is checked at end of stream, and the diff_id too (E_DIGEST_MISMATCH). The caller
-   * consumes or destroys it.
+   * digest is checked at end of stream, and the diff_id too (E_DIGEST_MISMATCH) unless
+   * `options.diffId` is false. The caller consumes or destroys it.
    */
-  openUncompressed(): Promise<Readable>;
+  openUncompressed(options?: UncompressedOptions): Promise<Readable>;
+}
+
+/** Options of `Layer.openUncompressed`. */
+export interface UncompressedOptions {
+  /**
+   * false: do not hash the output for the diff_id. Only for reading again a layer whose diff_id
+   * an earlier read checked: the blob digest, always checked, pins the same bytes, and
+   * decompression is deterministic, so the output is the same (saves hashing the whole tar).
+   */
+  diffId?: boolean;
 }
 
 /** A single-platform image: its manifest, config and layers. */

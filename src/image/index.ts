@@ -1,7 +1,7 @@
 /** The image model: digests, media types, validation, platforms, layers and the `Image` view. */
 export type { Compression, ContainerConfig, Descriptor, Digest, ImageConfig, Index, Manifest, Platform } from './types.ts';
 export { MediaType } from './types.ts';
-export type { Image, Layer } from './image.ts';
+export type { Image, Layer, UncompressedOptions } from './image.ts';
 export type { DigestAlgorithm, VerifierOptions } from './digest.ts';
 export { DigestVerifier, createVerifier, digestOf, isDigest, parseDigest, splitDigest } from './digest.ts';
 export {

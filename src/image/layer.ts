@@ -40,10 +40,10 @@ export function createLayer(source: LayerSource): Layer {
     openStored() {
       return source.openBlob();
     },
-    async openUncompressed() {
+    async openUncompressed(options) {
       // Both digests are validated (E_DIGEST_INVALID) before the blob is opened.
       const spec = { compression, digest: parseDigest(descriptor.digest), size: descriptor.size, diffId: parseDigest(diffId), name };
-      return decodeChain(await source.openBlob(), { ...spec, ...(source.decode ? { decompressor: source.decode } : {}) });
+      return decodeChain(await source.openBlob(), { ...spec, ...(source.decode ? { decompressor: source.decode } : {}) }, { diffId: options?.diffId !== false });
     },
   };
 }

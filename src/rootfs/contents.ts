@@ -47,7 +47,7 @@ export async function deliverContents(
     if (!layer) throw new CconvError('E_INTERNAL', `rootfs references layer ${idx}, which the image does not have`);
     const members = byLayer.get(idx)!;
     try {
-      for await (const e of layerMembers(layer)) {
+      for await (const e of layerMembers(layer, undefined, { reread: true })) {
         const reqs = members.get(e.ordinal);
         if (reqs) await deliver(reqs, e.body(), visitor, layer);
       }

@@ -4,15 +4,21 @@ import { translateLayerError } from './errors.ts';
 import { readTar, type TarEntry } from './tar-reader.ts';
 
 /**
- * Yields the members of `layer`'s uncompressed tar in order. Opening and parsing errors become
+ * Yields the members of `layer`'s uncompressed tar in order (`reread`: the layer was read and its
+ * diff_id checked before, e.g. by flatten). Opening and parsing errors become
  * CconvErrors naming the layer (translateLayerError); errors the consumer meets while reading a
  * member's body are its own to translate. The layer stream is destroyed however the iteration
  * ends (completed, failed, or left early by the consumer), so no descriptor or socket leaks.
  */
-export async function* layerMembers(layer: Pick<Layer, 'index' | 'descriptor' | 'openUncompressed'>, onBytes?: (n: number) => void): AsyncGenerator<TarEntry> {
+export async function* layerMembers(
+  layer: Pick<Layer, 'index' | 'descriptor' | 'openUncompressed'>,
+  onBytes?: (n: number) => void,
+  options: { reread?: boolean } = {},
+): AsyncGenerator<TarEntry> {
   let src;
   try {
-    src = await layer.openUncompressed();
+    // A re-read (of a layer flatten has read) skips the diff_id hash: see UncompressedOptions.
+    src = await layer.openUncompressed(options.reread ? { diffId: false } : undefined);
   } catch (err) {
     throw translateLayerError(err, layer);
   }

@@ -94,6 +94,15 @@ test('wrong diff_id -> E_DIGEST_MISMATCH naming the diff_id', async (t) => {
   }
 });
 
+test('a re-read without the diff_id hash ({ diffId: false }) still checks the blob digest', async (t) => {
+  const built = await buildLayer(entries, { compression: 'gzip' });
+  // A wrong diff_id goes unnoticed (the first read is the one that checks it)...
+  t.deepEqual(await readStream(await layerOf(built, { diffId: sha256('other') }).openUncompressed({ diffId: false })), built.tar);
+  // ...but the bytes are still pinned by the blob digest: valid gzip under another digest fails.
+  const err = await t.throwsAsync(async () => readStream(await layerOf(built, { digest: sha256('other') }).openUncompressed({ diffId: false })), { code: 'E_DIGEST_MISMATCH' });
+  t.true(err!.message.startsWith(`layer 3 (${sha256('other')}): content has digest ${built.digest}`), err!.message);
+});
+
 test('unknown layer media type -> E_MEDIA_TYPE', async (t) => {
   const built = await buildLayer(entries);
   t.throws(() => layerOf(built, { mediaType: 'application/vnd.oci.image.layer.v1.tar+bzip2' }), { code: 'E_MEDIA_TYPE' });
