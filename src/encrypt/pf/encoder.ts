@@ -34,7 +34,7 @@ import {
   nodeCounts,
   setMhtEntry,
 } from './format.ts';
-import { KeyPool, gcmEncrypt } from './gcm.ts';
+import { gcmEncrypt, nodeKeys } from './gcm.ts';
 import { deriveMetadataKey } from './kdf.ts';
 import { getNormPath } from './path.ts';
 import { randomBytes } from 'node:crypto';
@@ -73,7 +73,7 @@ export interface PfWriteResult {
 
 /** Streaming encoder: call write() for each chunk in order, then finish() once. */
 export class PfEncoder {
-  private readonly keys = new KeyPool();
+  private readonly keys = nodeKeys;
   private readonly wrapKey: Buffer;
   private readonly path: string;
   private readonly expected: number | undefined;

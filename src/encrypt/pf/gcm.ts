@@ -33,12 +33,17 @@ export function gcmDecrypt(key: Buffer, ct: Buffer, tag: Buffer): Buffer | null 
 }
 
 /**
- * Hands out fresh random 16-byte keys, drawing from the CSPRNG in batches of 256. Each key is
+ * Hands out fresh random 16-byte keys, drawing from the CSPRNG in batches of `batch`. Each key is
  * returned once (as a copy) and its bytes in the pool are zeroed.
  */
 export class KeyPool {
-  private readonly pool = Buffer.alloc(PF_KEY_SIZE * 256);
-  private pos = this.pool.length;
+  private readonly pool: Buffer;
+  private pos: number;
+
+  constructor(batch = 256) {
+    this.pool = Buffer.alloc(PF_KEY_SIZE * batch);
+    this.pos = this.pool.length;
+  }
 
   /** A new random key, never returned before. */
   next(): Buffer {
@@ -52,3 +57,9 @@ export class KeyPool {
     return k;
   }
 }
+
+/**
+ * The node keys of every protected file written by this process: one pool, so that a small file
+ * (a few nodes) does not draw a whole batch from the CSPRNG (20,000 files drew 80 MB).
+ */
+export const nodeKeys = new KeyPool(4096);

@@ -62,7 +62,7 @@ async function feed(enc: PfEncoder, input: PfInput, source: string): Promise<voi
   }
 }
 
-/** A failure of encryptToFile: a size mismatch names the input (when `source` is given), fs errors the output. */
+/** A failure of encryptAt: a size mismatch names the input (when `source` is given), fs errors the output. */
 function writeFailure(err: unknown, outPath: string, source: string | undefined): CconvError {
   if (source !== undefined && isCconvError(err, 'E_SIZE_MISMATCH')) {
     return new CconvError('E_SIZE_MISMATCH', `${source}: ${err.message}`, { cause: err });
