@@ -26,8 +26,10 @@ export function computeRatios(ms: Measurement[], images: string[], enclaves: str
     out.push(ratio(get(`flatten-hash/${i}/gzip`), get(`limit/igzip-openssl/${i}`), 'time', { max: 2 }));
     out.push(ratio(get(`read/${i}/zstd`), get(`limit/zstd/${i}`), 'time'));
     out.push(ratio(get(`flatten-hash/${i}/zstd`), get(`limit/zstd-sha256sum/${i}`), 'time'));
+    // Issue 5: encryption throughput >= half of openssl's (the format alone, then as the build does it).
+    out.push(ratio(get(`encrypt-pf/${i}`), get('limit/openssl-aes-128-gcm'), 'throughput', { minThroughput: 0.5 }));
+    out.push(ratio(get(`encrypt-pf/${i}`), get('limit/node-aes-per-node'), 'throughput'));
     out.push(ratio(get(`encrypt/${i}`), get('limit/openssl-aes-128-gcm'), 'throughput', { minThroughput: 0.5 }));
-    out.push(ratio(get(`encrypt/${i}`), get('limit/node-aes-128-gcm'), 'throughput'));
     out.push(ratio(get(`encrypt/${i}`), get('limit/node-aes-per-node'), 'throughput'));
     // The whole build against reading + hashing the image once (issue: <= 1.3 and <= 2).
     out.push(ratio(get(`build/${i}`), get(`limit/node-inflate-sha256/${i}`), 'time', { max: 1.3 }));
@@ -39,7 +41,10 @@ export function computeRatios(ms: Measurement[], images: string[], enclaves: str
   return out.filter((r): r is Ratio => r !== undefined);
 }
 
-/** Peak RSS of the whole build against its absolute target (< 300 MiB), per image. */
+/** Issue 6's bound on the build's peak RSS: 300 MB (decimal), in MiB. */
+const BUILD_RSS_MAX_MIB = 300e6 / 2 ** 20;
+
+/** Peak RSS of the whole build against its absolute target (< 300 MB), per image. */
 export interface RssLimit {
   stage: string;
   maxRssMiB: number | null;
@@ -47,13 +52,13 @@ export interface RssLimit {
   met?: boolean;
 }
 
-/** Peak RSS of `build/<image>` for every image (target < 300 MiB). */
+/** Peak RSS of `build/<image>` for every image (target < 300 MB = 286.1 MiB). */
 export function buildRss(ms: Measurement[], images: string[]): RssLimit[] {
   return images.map((i) => {
     const id = `build/${i}`;
     const rss = ms.find((m) => m.id === id)?.summary?.maxRssMiB ?? null;
-    const r: RssLimit = { stage: id, maxRssMiB: rss, target: '< 300 MiB' };
-    if (rss !== null) r.met = rss < 300;
+    const r: RssLimit = { stage: id, maxRssMiB: rss, target: '< 300 MB (286.1 MiB)' };
+    if (rss !== null) r.met = rss < BUILD_RSS_MAX_MIB;
     return r;
   });
 }

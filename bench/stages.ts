@@ -18,6 +18,7 @@ import type { SelectedFile } from '../src/policy/index.ts';
 import { silentReporter } from '../src/progress.ts';
 import { runCli } from '../src/cli/main.ts';
 import type { BuildResult } from '../src/cli/commands/build.ts';
+import { encryptPf } from './stages-pf.ts';
 import { tarHeader } from './tar.ts';
 
 /** What a stage reports besides timing. */
@@ -104,6 +105,8 @@ async function buildSource(genDir: string, out: string): Promise<string> {
 export const STAGES: Record<string, (a: StageArgs) => Promise<StageOutput>> = {
   /** Baseline: a child that does nothing (its RSS is the floor of every stage). */
   noop: async () => ({ bytes: 0 }),
+  /** Protected-file encoding of the image's files, layers not re-read (stages-pf.ts). */
+  'encrypt-pf': encryptPf,
   /** Opens the image and drains every layer's uncompressed stream (digests checked). */
   read: async (a) => ({ bytes: await drainImage(String(a.ref)) }),
   /** flatten() with or without sha256 of every file. */
