@@ -30,11 +30,13 @@ export function keptDescriptor(d: Descriptor): Descriptor {
 }
 
 function spooled(l: SpooledLayer, role: AssembledLayer['role']): AssembledLayer {
-  return { descriptor: l.descriptor, diffId: l.diffId, kept: false, role, open: () => openSpooled(l.file) };
+  return { descriptor: l.descriptor, diffId: l.diffId, kept: false, role, open: () => openSpooled(l.file), file: l.file };
 }
 
 function kept(layer: Layer): AssembledLayer {
-  return { descriptor: keptDescriptor(layer.descriptor), diffId: layer.diffId, kept: true, role: 'source', open: () => layer.openStored() };
+  const l: AssembledLayer = { descriptor: keptDescriptor(layer.descriptor), diffId: layer.diffId, kept: true, role: 'source', open: () => layer.openStored() };
+  if (layer.blobFile !== undefined) l.file = layer.blobFile;
+  return l;
 }
 
 /** E_CONFIG when the app image has something at a runtime path that would shadow the runtime layer. */

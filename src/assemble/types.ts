@@ -73,6 +73,8 @@ export interface AssembledLayer {
   role: 'runtime' | 'source' | 'cconv';
   /** Opens the blob as stored, for an ImageDestination's putBlob (which checks digest and size). The caller consumes or destroys it. */
   open(): Promise<Readable>;
+  /** The local file holding exactly the blob, when there is one (for a destination's putBlobFile). */
+  file?: string;
 }
 
 /** The assembled image: exact manifest and config bytes, and its layers. */

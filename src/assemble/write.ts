@@ -20,8 +20,8 @@ export interface WriteOptions {
 export async function writeAssembled(img: AssembledImage, dest: ImageDestination, options: WriteOptions = {}): Promise<Digest> {
   const report = options.report ?? silentReporter;
   try {
-    const blobs: Array<{ descriptor: Descriptor; open: () => Promise<Readable> }> = [
-      ...img.layers.map((l) => ({ descriptor: l.descriptor, open: () => l.open() })),
+    const blobs: Array<{ descriptor: Descriptor; open: () => Promise<Readable>; file?: string | undefined }> = [
+      ...img.layers.map((l) => ({ descriptor: l.descriptor, open: () => l.open(), file: l.file })),
       { descriptor: img.configDescriptor, open: async () => Readable.from([img.configBytes]) },
     ];
     const todo: typeof blobs = [];
@@ -35,7 +35,12 @@ export async function writeAssembled(img: AssembledImage, dest: ImageDestination
     }
     const total = todo.reduce((n, b) => n + b.descriptor.size, 0);
     return await runTask(report, 'write', 'Writing the output image', async (advance) => {
-      for (const { descriptor, open } of todo) {
+      for (const { descriptor, open, file } of todo) {
+        if (file !== undefined && dest.putBlobFile !== undefined) {
+          await dest.putBlobFile(descriptor, file);
+          advance(descriptor.size);
+          continue;
+        }
         const counter = new Transform({
           transform(chunk: Buffer, _enc, cb) {
             advance(chunk.length);

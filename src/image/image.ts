@@ -15,6 +15,11 @@ export interface Layer {
   readonly diffId: Digest;
   readonly compression: Compression;
   /**
+   * The local file that holds exactly the blob, when there is one (an OCI layout's blob file):
+   * a destination may copy it with `putBlobFile`. Not verified: the destination verifies.
+   */
+  readonly blobFile?: string;
+  /**
    * Opens the blob as stored. The stream is digest- and size-checked in flight: it errors with
    * E_DIGEST_MISMATCH / E_SIZE_MISMATCH at its end if the bytes differ. The caller consumes or
    * destroys it.

@@ -19,6 +19,8 @@ export interface LayerSource {
   /** Defaults to the compression of `descriptor.mediaType` (E_MEDIA_TYPE when unknown). */
   compression?: Compression;
   openBlob(): Promise<Readable>;
+  /** The local file holding exactly the blob, if any (see Layer.blobFile). */
+  blobFile?: string;
   /** How zstd is decoded (default: the `zstd` CLI when installed, else fzstd). */
   decode?: DecompressorOptions;
 }
@@ -34,6 +36,7 @@ export function createLayer(source: LayerSource): Layer {
     descriptor,
     diffId,
     compression,
+    ...(source.blobFile !== undefined ? { blobFile: source.blobFile } : {}),
     async openCompressed() {
       return chain(await source.openBlob(), createVerifier(descriptor.digest, { size: descriptor.size, what: name }));
     },

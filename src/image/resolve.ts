@@ -63,6 +63,8 @@ export interface ImageParts {
   manifestMediaType: string;
   manifest: Manifest;
   openBlob: BlobOpener;
+  /** The local file that holds exactly a blob, when the transport stores blobs as files. */
+  blobFile?: (descriptor: Descriptor) => string;
   /** When set, the config's platform must match it (E_PLATFORM_NOT_FOUND); skip for a manifest already picked from an index. */
   requirePlatform?: Platform;
   /** Releases the transport's resources; called at most once by `Image.close()`. */
@@ -92,7 +94,13 @@ export async function imageFromManifest(parts: ImageParts): Promise<Image> {
     });
   }
   const layers = layerDescriptors(manifest).map((descriptor, index) =>
-    createLayer({ index, descriptor, diffId: config.rootfs.diff_ids[index]!, openBlob: () => openBlob(descriptor) }),
+    createLayer({
+      index,
+      descriptor,
+      diffId: config.rootfs.diff_ids[index]!,
+      openBlob: () => openBlob(descriptor),
+      ...(parts.blobFile ? { blobFile: parts.blobFile(descriptor) } : {}),
+    }),
   );
   let closed: Promise<void> | undefined;
   return {

@@ -134,7 +134,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
         ? {
             onLayerRead: (index: number) => {
               const layer = layerAt.get(index)!;
-              early.put(keptDescriptor(layer.descriptor), () => layer.openStored());
+              early.put(keptDescriptor(layer.descriptor), () => layer.openStored(), layer.blobFile);
             },
           }
         : {}),
@@ -181,9 +181,11 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
       }),
     );
     try {
-      await early?.settle();
-      ctx.writing = true;
-      const digest = await timed('write', () => writeAssembled(assembled, input.destination, { report }));
+      const digest = await timed('write', async () => {
+        await early?.settle(); // a failure here is the outer catch's to clean up
+        ctx.writing = true;
+        return writeAssembled(assembled, input.destination, { report });
+      });
       const out: BuildOutput = {
         digest,
         identity,

@@ -29,14 +29,23 @@ export class EarlyBlobs {
     return this.asked.size > 0;
   }
 
-  /** Queues `descriptor` (skipped when already asked for, or when the destination has it). */
-  put(descriptor: Descriptor, open: () => Promise<Readable>): void {
+  /**
+   * Queues `descriptor` (skipped when already asked for, or when the destination has it). `file`,
+   * the local file holding exactly the blob when there is one, is copied with the destination's
+   * putBlobFile when it has one.
+   */
+  put(descriptor: Descriptor, open: () => Promise<Readable>, file?: string): void {
     if (this.asked.has(descriptor.digest)) return;
     this.asked.add(descriptor.digest);
     this.chain = this.chain.then(async () => {
       if (this.failure !== undefined) return;
       try {
         if (await this.destination.hasBlob(descriptor)) return;
+        if (file !== undefined && this.destination.putBlobFile !== undefined) {
+          await this.destination.putBlobFile(descriptor, file);
+          this.report({ type: 'log', level: 'debug', message: `blob ${descriptor.digest} copied while the build went on` });
+          return;
+        }
         const content = await open();
         this.current = content;
         if (this.failure !== undefined) {

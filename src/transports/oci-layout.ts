@@ -86,7 +86,8 @@ export class OciLayoutSource implements ImageSource {
     const entry = pickEntry(index, tag, dir, options);
     const openBlob: BlobOpener = (d) => openFileBlob(blobPath(dir, d.digest), d);
     const resolved = await resolveDescriptor(openBlob, entry, options.platform ?? DEFAULT_PLATFORM);
-    const parts = { manifestBytes: resolved.bytes, manifestMediaType: resolved.mediaType, manifest: resolved.manifest, openBlob };
+    const blobFile = (d: Descriptor) => blobPath(dir, d.digest);
+    const parts = { manifestBytes: resolved.bytes, manifestMediaType: resolved.mediaType, manifest: resolved.manifest, openBlob, blobFile };
     // A manifest picked from an index already matches; a lone manifest must be for the platform asked.
     const chosenByPlatform = resolved.fromIndex || (entry.platform !== undefined && index.manifests.length > 1);
     return imageFromManifest(chosenByPlatform ? parts : { ...parts, requirePlatform: options.platform ?? DEFAULT_PLATFORM });

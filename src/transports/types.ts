@@ -46,6 +46,12 @@ export interface ImageDestination {
   readonly concurrentBlobs?: number;
   /** True when the destination already holds the blob (lets the caller skip the upload). */
   hasBlob(descriptor: Descriptor): Promise<boolean>;
+  /**
+   * Optional: stores a blob by copying the local file `path` (which must hold exactly the blob),
+   * digest and size checked as by putBlob. Faster than putBlob where the destination can copy
+   * files (copy_file_range or a reflink, then one read to hash the copy).
+   */
+  putBlobFile?(descriptor: Descriptor, path: string): Promise<void>;
   /** Stores a blob; the stream is consumed, and its digest and size checked against `descriptor`. */
   putBlob(descriptor: Descriptor, content: Readable): Promise<void>;
   /** Stores the manifest bytes exactly as given. */
