@@ -26,6 +26,7 @@ import type { Rootfs } from '../rootfs/types.ts';
 import type { GramineSettings, ManifestTable } from '../runtimes/index.ts';
 import type { ImageDestination } from '../transports/types.ts';
 import { EarlyBlobs } from './early-blobs.ts';
+import type { SecretProvisioning } from './key-provisioning.ts';
 import { encryptSelected, type EncryptedFiles } from './encrypt.ts';
 import { measureImage } from './measure.ts';
 import type { GramineRuntime } from './runtime.ts';
@@ -53,6 +54,8 @@ export interface BuildInput {
   dataKey?: SecretKey;
   /** Seal the data key to this key broker (X25519 public key) and write the envelope to `envelopePath`. */
   broker?: { publicKey: Uint8Array; envelopePath: string };
+  /** Provision the data key at run time with Gramine's secret provisioning (settings measured into the manifest). */
+  keyProvisioning?: SecretProvisioning;
   /** Write release policies for the build's identity into this directory. */
   releasePolicies?: { dir: string } & ReleaseOptions;
   tmpDir?: string;
@@ -128,6 +131,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
       runtime: input.runtime,
       report,
       policy,
+      ...(input.keyProvisioning ? { keyProvisioning: input.keyProvisioning } : {}),
       ...(input.settings ? { settings: input.settings } : {}),
       ...(input.fragment ? { fragment: input.fragment } : {}),
       ...(early

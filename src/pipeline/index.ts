@@ -9,5 +9,7 @@ export { buildImage, APP_NAME, CCONV_DIR, LOADER_PATH } from './build.ts';
 export type { BuildInput, BuildOutput } from './build.ts';
 export { encryptSelected } from './encrypt.ts';
 export type { EncryptedFiles } from './encrypt.ts';
+export { keyProvisioningFragment } from './key-provisioning.ts';
+export type { SecretProvisioning } from './key-provisioning.ts';
 export { verifyConfidentialImage } from './verify.ts';
 export type { VerifyImageOptions, VerifyImageResult } from './verify.ts';

@@ -10,6 +10,7 @@ import { runTask, silentReporter, type Reporter } from '../progress.ts';
 import { flatten } from '../rootfs/index.ts';
 import type { Rootfs } from '../rootfs/types.ts';
 import { renderManifest, type GramineSettings, type ManifestTable, type RenderedManifest } from '../runtimes/index.ts';
+import { keyProvisioningFragment, type SecretProvisioning } from './key-provisioning.ts';
 import type { GramineRuntime } from './runtime.ts';
 
 /** Inputs of `measureImage` besides the image. */
@@ -23,6 +24,8 @@ export interface MeasureOptions {
   report?: Reporter;
   /** Passed to flatten: called with each layer's index once it is read and verified. */
   onLayerRead?: (index: number) => void;
+  /** Provision the data key with Gramine's secret provisioning (key-provisioning.ts). */
+  keyProvisioning?: SecretProvisioning;
 }
 
 /** What SIGSTRUCT needs and what a user pins in attestation policies (before signing: no MRSIGNER). */
@@ -59,13 +62,16 @@ export async function measureImage(image: Image, options: MeasureOptions): Promi
   const policy = options.policy ?? (await defaultPolicy());
   const selection = selectFiles(rootfs, policy);
   const settings: Partial<GramineSettings> = { ...options.settings, pkglibdir: runtime.pkglibdir };
+  const fragment = options.keyProvisioning
+    ? keyProvisioningFragment(options.keyProvisioning, { image, selection, runtime, settings }, options.fragment)
+    : options.fragment;
   const rendered = await renderManifest({
     config: image.config,
     rootfs,
     settings,
     selection,
     runtimeTrustedFiles: runtime.trustedFiles,
-    ...(options.fragment !== undefined ? { fragment: options.fragment } : {}),
+    ...(fragment !== undefined ? { fragment } : {}),
   });
   return runTask(report, 'measure', 'Measuring the enclave', async () => {
     const completed = await completeManifest(rendered.manifest, {

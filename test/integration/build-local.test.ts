@@ -16,6 +16,7 @@ import type { VerifyResult } from '../../src/cli/commands/verify.ts';
 import { cli } from '../helpers/cli.ts';
 import { readLayoutImage, readTar, rewriteLayoutFile, sha256 } from '../helpers/blob-scan.ts';
 import { buildLayer, writeOciLayout } from '../helpers/oci-builder.ts';
+import { parseManifestToml } from '../../src/measure/toml.ts';
 
 const EPOCH = '1767225600'; // 2026-01-01T00:00:00Z
 let fixtures: FixtureSet;
@@ -178,4 +179,32 @@ test('a corrupt layer read after a lower one was copied early: the build fails, 
   // Which check sees the flipped byte first (the blob digest or gzip's CRC, both at the end) may vary.
   t.regex(run.stderr, new RegExp(`error (E_DIGEST_MISMATCH|E_LAYER_CORRUPT): layer 1 \\(${bad.digest}\\)`));
   await t.throwsAsync(stat(out), { code: 'ENOENT' });
+});
+
+test('--key-provisioning gramine-secret-prov measures the SECRET_PROVISION_* settings into the manifest; what it needs is checked', async (t) => {
+  const dir = join(work, 'secret-prov');
+  const prov = ['--key', key, '--key-provisioning', 'gramine-secret-prov', '--secret-prov-server', 'kbs.example.com:4433'];
+  const r = await build(dir, [...prov, '--secret-prov-ca', '/app/greeting.txt']);
+  t.is(r.status, 0, r.stderr);
+  const manifest = parseManifestToml((await readTar((await readLayoutImage(dir)).layers.at(-1)!)).find((m) => m.header.name === 'cconv/app.manifest.sgx')!.content.toString());
+  const env = (manifest.loader as Record<string, Record<string, string>>).env!;
+  const lib = '/usr/lib/x86_64-linux-gnu/gramine/runtime/glibc/libsecret_prov_attest.so';
+  t.like(env, {
+    LD_PRELOAD: lib,
+    SECRET_PROVISION_CONSTRUCTOR: '1',
+    SECRET_PROVISION_SET_KEY: 'default',
+    SECRET_PROVISION_CA_CHAIN_PATH: '/app/greeting.txt',
+    SECRET_PROVISION_SERVERS: 'kbs.example.com:4433',
+  });
+  t.is((manifest.sgx as Record<string, unknown>).remote_attestation, 'dcap');
+  // The library is measured, and the identity differs from the build without provisioning.
+  t.true(((manifest.sgx as Record<string, unknown>).trusted_files as Array<{ uri: string }>).some((f) => f.uri === `file:${lib}`));
+  t.not(r.result.identity.mrenclave, (await firstBuild()).result.identity.mrenclave);
+
+  const noCa = await build(join(work, 'secret-prov-2'), prov);
+  t.is(noCa.status, 2, noCa.stderr);
+  t.regex(noCa.stderr, /E_USAGE: --key-provisioning gramine-secret-prov needs --secret-prov-ca PATH/);
+  const untrusted = await build(join(work, 'secret-prov-3'), [...prov, '--secret-prov-ca', '/etc/ssl/ca.pem']);
+  t.is(untrusted.status, 2, untrusted.stderr);
+  t.regex(untrusted.stderr, /E_CONFIG: the secret-provisioning CA chain \/etc\/ssl\/ca.pem is not a trusted file of the image/);
 });

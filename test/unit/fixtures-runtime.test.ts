@@ -103,7 +103,7 @@ test('the fixture builds twice to identical bytes, equal to the cached build', (
   t.deepEqual(tree(cached.dir!), tree(a.dir!));
   t.deepEqual(Object.keys(tree(a.dir!)), [
     'libsysdb.so', 'runtime/', 'runtime/glibc/', 'runtime/glibc/ld-linux-x86-64.so.2', 'runtime/glibc/libc.so.6',
-    'runtime/glibc/libdl.so.2', 'runtime/glibc/libm.so.6', 'runtime/glibc/libpthread.so.0', 'sgx/', 'sgx/libpal.so',
+    'runtime/glibc/libdl.so.2', 'runtime/glibc/libm.so.6', 'runtime/glibc/libpthread.so.0', 'runtime/glibc/libsecret_prov_attest.so', 'sgx/', 'sgx/libpal.so',
   ]);
 });
 

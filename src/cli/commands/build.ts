@@ -15,7 +15,7 @@ import { attestImage, enclavePredicate, loadSigstorePrivateKey, type AttestResul
 import type { Reporter } from '../../progress.ts';
 import { formatReference, openDestination, parseReference, type ImageReference } from '../../transports/index.ts';
 import type { CliIo, CommandSpec } from '../command.ts';
-import { buildOptions, destinationFrom, epochFrom, signingKeyPath, type BuildArgs } from '../options/build.ts';
+import { buildOptions, destinationFrom, epochFrom, keyProvisioningFrom, signingKeyPath, type BuildArgs } from '../options/build.ts';
 import { daemonFrom, enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
 import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 import { signerFrom, signerOptions, type SignerArgs } from '../options/signer.ts';
@@ -56,6 +56,7 @@ async function writeK8s(args: Args, dest: ImageReference & { transport: 'docker'
       epcResource: args.k8sEpcResource,
       ...(args.k8sNamespace !== undefined ? { namespace: args.k8sNamespace } : {}),
       ...(args.k8sNodePool !== undefined ? { nodePools: args.k8sNodePool } : {}),
+      ...(args.keyProvisioning === 'gramine-secret-prov' ? { keyRelease: { kind: 'gramine-secret-prov' as const, ...(args.secretProvServer ? { servers: args.secretProvServer } : {}) } } : {}),
     },
   });
   for (const message of plan.warnings) report({ type: 'log', level: 'warn', message });
@@ -69,6 +70,7 @@ async function run(args: Args, report: Reporter, io: CliIo): Promise<BuildResult
     throw new CconvError('E_USAGE', '--k8s and --attest-key need a registry destination', { hint: 'use --push REGISTRY/REPO:TAG' });
   }
   const [settings, policy, fragment] = await Promise.all([settingsFrom(args), policyFrom(args), fragmentFrom(args)]);
+  const keyProvisioning = keyProvisioningFrom(args);
   const date = resolveSigningDate(args.date, io.env.SOURCE_DATE_EPOCH);
   const epoch = epochFrom(io.env);
   const keyPath = args.signerCmd === undefined ? await signingKeyPath(args.key, io.env, report) : undefined;
@@ -95,6 +97,7 @@ async function run(args: Args, report: Reporter, io: CliIo): Promise<BuildResult
         epoch,
         ...(dataKey ? { dataKey } : {}),
         ...(broker ? { broker } : {}),
+        ...(keyProvisioning ? { keyProvisioning } : {}),
         ...(args.policyOut !== undefined ? { releasePolicies: { dir: args.policyOut, bind: args.bind, ...(args.maaEndpoint ? { maaEndpoint: args.maaEndpoint } : {}) } } : {}),
         ...(args.tmpDir !== undefined ? { tmpDir: args.tmpDir } : {}),
         report,
