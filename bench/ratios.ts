@@ -31,9 +31,11 @@ export function computeRatios(ms: Measurement[], images: string[], enclaves: str
     out.push(ratio(get(`encrypt-pf/${i}`), get('limit/node-aes-per-node'), 'throughput'));
     out.push(ratio(get(`encrypt/${i}`), get('limit/openssl-aes-128-gcm'), 'throughput', { minThroughput: 0.5 }));
     out.push(ratio(get(`encrypt/${i}`), get('limit/node-aes-per-node'), 'throughput'));
-    // The whole build against reading + hashing the image once (issue: <= 1.3 and <= 2).
-    out.push(ratio(get(`build/${i}`), get(`limit/node-inflate-sha256/${i}`), 'time', { max: 1.3 }));
-    out.push(ratio(get(`build/${i}`), get(`limit/igzip-openssl/${i}`), 'time', { max: 2 }));
+    // The whole build against reading + hashing the image once. Issue 6 sets <= 1.3 and <= 2 for a
+    // 1 GB / 20,000-file image: on the 100 MB one, fixed costs (runtime layer, manifest, signing) dominate.
+    const big = i !== 'tiny' && i !== 'small';
+    out.push(ratio(get(`build/${i}`), get(`limit/node-inflate-sha256/${i}`), 'time', big ? { max: 1.3 } : undefined));
+    out.push(ratio(get(`build/${i}`), get(`limit/igzip-openssl/${i}`), 'time', big ? { max: 2 } : undefined));
     // Issue 3: pull and push through the local registry within 2x of skopeo copy.
     out.push(ratio(get(`push/${i}`), get(`limit/skopeo-push/${i}`), 'time', { max: 2 }));
     out.push(ratio(get(`pull/${i}`), get(`limit/skopeo-pull/${i}`), 'time', { max: 2 }));

@@ -1,5 +1,5 @@
 /** Renders results.json into results.md and results.svg (no dependency). */
-import { computeRatios, rssGrowth } from './ratios.ts';
+import { buildRss, computeRatios, rssGrowth } from './ratios.ts';
 import type { SuiteResults } from './suite.ts';
 import { renderSvg, type Panel } from './svg.ts';
 
@@ -64,6 +64,8 @@ export function renderMarkdown(r: SuiteResults, svgName: string): string {
   }
   lines.push('', '## Peak RSS growth from the smallest to the largest image', '', '| stage | images | max/min | target | met |', '|---|---|---:|---|---|');
   for (const g of rssGrowth(r.measurements, r.options.images)) lines.push(`| ${g.stage} | ${g.images.join(', ')} | ${f(g.ratio)} | ${g.target} | ${g.met === undefined ? '' : g.met ? 'yes' : '**no**'} |`);
+  lines.push('', '## Peak RSS of the whole build', '', '| stage | peak RSS MiB | target | met |', '|---|---:|---|---|');
+  for (const b of buildRss(r.measurements, r.options.images)) lines.push(`| ${b.stage} | ${f(b.maxRssMiB, 0)} | ${b.target} | ${b.met === undefined ? '' : b.met ? 'yes' : '**no**'} |`);
   lines.push('', '## All measurements', '', 'Median of the runs, with min–max; CPU is user+system (thread pool and pipeline children included); RSS is the peak of the stage\'s own child process (shell pipelines: not measured).', '');
   lines.push('| id | what | median s | min–max s | CPU s | MB/s | peak RSS MiB |', '|---|---|---:|---:|---:|---:|---:|');
   for (const x of r.measurements) {
