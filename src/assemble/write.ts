@@ -1,8 +1,8 @@
 /** `writeAssembled`: stores an assembled image in a destination, in the ImageDestination call order. */
-import { Readable, Transform } from 'node:stream';
-import { chain } from '../image/streams.ts';
+import { Readable } from 'node:stream';
 import type { Descriptor, Digest } from '../image/types.ts';
 import { runTask, silentReporter, type Reporter } from '../progress.ts';
+import { putBlobFrom, type BlobSource } from '../transports/index.ts';
 import type { ImageDestination } from '../transports/types.ts';
 import type { AssembledImage } from './types.ts';
 
@@ -20,7 +20,7 @@ export interface WriteOptions {
 export async function writeAssembled(img: AssembledImage, dest: ImageDestination, options: WriteOptions = {}): Promise<Digest> {
   const report = options.report ?? silentReporter;
   try {
-    const blobs: Array<{ descriptor: Descriptor; open: () => Promise<Readable>; file?: string | undefined }> = [
+    const blobs: Array<BlobSource & { descriptor: Descriptor }> = [
       ...img.layers.map((l) => ({ descriptor: l.descriptor, open: () => l.open(), file: l.file })),
       { descriptor: img.configDescriptor, open: async () => Readable.from([img.configBytes]) },
     ];
@@ -35,20 +35,7 @@ export async function writeAssembled(img: AssembledImage, dest: ImageDestination
     }
     const total = todo.reduce((n, b) => n + b.descriptor.size, 0);
     return await runTask(report, 'write', 'Writing the output image', async (advance) => {
-      for (const { descriptor, open, file } of todo) {
-        if (file !== undefined && dest.putBlobFile !== undefined) {
-          await dest.putBlobFile(descriptor, file);
-          advance(descriptor.size);
-          continue;
-        }
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            advance(chunk.length);
-            cb(null, chunk);
-          },
-        });
-        await dest.putBlob(descriptor, chain(await open(), counter));
-      }
+      for (const b of todo) await putBlobFrom(dest, b.descriptor, b, { advance });
       const digest = await dest.putManifest(img.manifestBytes, img.manifestMediaType);
       await dest.commit();
       return digest;

@@ -10,6 +10,7 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../image/types.ts';
 import type { Reporter } from '../progress.ts';
+import { putBlobFrom } from '../transports/index.ts';
 import type { ImageDestination } from '../transports/types.ts';
 
 /** A queue of putBlob calls on one destination, run in the background. */
@@ -41,18 +42,15 @@ export class EarlyBlobs {
       if (this.failure !== undefined) return;
       try {
         if (await this.destination.hasBlob(descriptor)) return;
-        if (file !== undefined && this.destination.putBlobFile !== undefined) {
-          await this.destination.putBlobFile(descriptor, file);
-          this.report({ type: 'log', level: 'debug', message: `blob ${descriptor.digest} copied while the build went on` });
-          return;
-        }
-        const content = await open();
-        this.current = content;
-        if (this.failure !== undefined) {
-          content.destroy();
-          return;
-        }
-        await this.destination.putBlob(descriptor, content);
+        await putBlobFrom(this.destination, descriptor, { open, file }, {
+          opened: (content) => {
+            this.current = content; // cleared below
+            if (this.failure !== undefined) {
+              content.destroy();
+              throw this.failure.error;
+            }
+          },
+        });
         this.report({ type: 'log', level: 'debug', message: `blob ${descriptor.digest} written while the build went on` });
       } catch (error) {
         this.failure ??= { error };

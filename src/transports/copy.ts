@@ -10,11 +10,11 @@
  * aborts) no further blob starts, the blobs in flight are cancelled by destroying their streams and
  * awaited, then the destination is aborted once and the FIRST error is rethrown.
  */
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { CconvError } from '../errors.ts';
-import { chain } from '../image/streams.ts';
 import type { Descriptor, Digest } from '../image/types.ts';
 import { runTask, silentReporter, type Reporter } from '../progress.ts';
+import { putBlobFrom } from './put-blob.ts';
 import type { ImageDestination, ImageSource, OpenOptions } from './types.ts';
 
 /**
@@ -130,30 +130,17 @@ async function copyOne(blob: PlannedBlob, dst: ImageDestination, report: Reporte
   }
   if (!go()) return;
   await runTask(report, `copy:${descriptor.digest}`, `Copying blob ${descriptor.digest.slice(0, 19)}`, async (advance) => {
-    if (blob.file !== undefined && dst.putBlobFile !== undefined) {
-      await dst.putBlobFile(descriptor, blob.file); // a kernel copy: not cancellable, but quick
-      advance(descriptor.size);
-      return;
-    }
-    // A counting pass-through (a 'data' listener would start the flow before putBlob reads).
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        advance(chunk.length);
-        cb(null, chunk);
+    await putBlobFrom(dst, descriptor, blob, {
+      advance,
+      opened: (content) => {
+        if (!go()) {
+          content.destroy();
+          throw new CconvError('E_ABORTED', 'blob copy cancelled after another failure');
+        }
+        inFlight.add(content);
+        return () => inFlight.delete(content);
       },
     });
-    const source = await blob.open();
-    if (!go()) {
-      source.destroy();
-      throw new CconvError('E_ABORTED', 'blob copy cancelled after another failure');
-    }
-    const content = chain(source, counter);
-    inFlight.add(content);
-    try {
-      await dst.putBlob(descriptor, content);
-    } finally {
-      inFlight.delete(content);
-    }
   }, descriptor.size);
   blob.outcome = 'copied';
 }

@@ -22,6 +22,8 @@ export { blobPath, openFileBlob } from './fs-blob.ts';
 
 export type { CopyOptions, CopyResult } from './copy.ts';
 export { copyImage } from './copy.ts';
+/** Stores a blob from a local file (kernel copy) or a stream, the destination verifying. */
+export { putBlobFrom, type BlobSource } from './put-blob.ts';
 
 /** Options of `openSource` for the transports that take some (registry: TLS, credentials, retries; daemon: client). */
 export interface SourceOptions {
