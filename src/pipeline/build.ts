@@ -17,7 +17,7 @@ import {
 } from '../encrypt/index.ts';
 import { CconvError } from '../errors.ts';
 import { atomicWriteFile } from '../files.ts';
-import type { Image } from '../image/image.ts';
+import type { Image, Layer } from '../image/image.ts';
 import type { TrustedFile } from '../measure/index.ts';
 import type { Digest } from '../image/types.ts';
 import { defaultPolicy, type Policy } from '../policy/index.ts';
@@ -125,7 +125,6 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
       timings[stage] = Math.round(performance.now() - start);
     }
   };
-  const layerAt = new Map(input.source.layers.map((l) => [l.index, l]));
   const measured = await timed('measure', () =>
     measureImage(input.source, {
       runtime: input.runtime,
@@ -134,14 +133,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
       ...(input.keyProvisioning ? { keyProvisioning: input.keyProvisioning } : {}),
       ...(input.settings ? { settings: input.settings } : {}),
       ...(input.fragment ? { fragment: input.fragment } : {}),
-      ...(early
-        ? {
-            onLayerRead: (index: number) => {
-              const layer = layerAt.get(index)!;
-              early.put(keptDescriptor(layer.descriptor), () => layer.openStored(), layer.blobFile);
-            },
-          }
-        : {}),
+      ...(early ? { onLayerRead: (layer: Layer) => early.put(keptDescriptor(layer.descriptor), () => layer.openStored(), layer.blobFile) } : {}),
     }),
   );
   const { sigstruct, identity } = await timed('sign', () => signMeasured(measured, { signer: input.signer, date: input.date }));

@@ -3,7 +3,7 @@
  * trusted/allowed/encrypted files by policy, render the Gramine manifest from the image config,
  * complete it exactly as Gramine's signer does, and compute MRENCLAVE. Nothing is written.
  */
-import type { Image } from '../image/image.ts';
+import type { Image, Layer } from '../image/image.ts';
 import { completeManifest, computeMrenclave, type EnclaveAttributes, type TrustedFile } from '../measure/index.ts';
 import { defaultPolicy, selectFiles, type FileSelection, type Policy } from '../policy/index.ts';
 import { runTask, silentReporter, type Reporter } from '../progress.ts';
@@ -22,8 +22,8 @@ export interface MeasureOptions {
   /** A user manifest fragment (parsed TOML), merged last with checks. */
   fragment?: ManifestTable;
   report?: Reporter;
-  /** Passed to flatten: called with each layer's index once it is read and verified. */
-  onLayerRead?: (index: number) => void;
+  /** Passed to flatten: called with each layer once it is read and verified. */
+  onLayerRead?: (layer: Layer) => void;
   /** Provision the data key with Gramine's secret provisioning (key-provisioning.ts). */
   keyProvisioning?: SecretProvisioning;
 }

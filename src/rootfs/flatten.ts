@@ -70,7 +70,7 @@ export async function flatten(image: Pick<Image, 'layers'>, options: FlattenOpti
         startScan(i);
         startScan(i + 1);
         const members = await scans[i]!;
-        options.onLayerRead?.(layer.index);
+        options.onLayerRead?.(layer);
         const applier = new LayerApplier(root, layer);
         try {
           for (const e of members) applier.apply(e);

@@ -58,11 +58,11 @@ export interface FlattenOptions {
   report?: import('../progress.ts').Reporter;
   signal?: AbortSignal;
   /**
-   * Called with a layer's index once it has been read to its end (its blob digest, size and
+   * Called with a layer once it has been read to its end (its blob digest, size and
    * diff_id checked) and before it is applied; layers are reported in order. Lets a caller start
    * using a verified blob while the next layers are read. It must not throw.
    */
-  onLayerRead?: (index: number) => void;
+  onLayerRead?: (layer: import('../image/image.ts').Layer) => void;
 }
 
 /**
