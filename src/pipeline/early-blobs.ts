@@ -3,8 +3,9 @@
  * nothing, every source layer is kept byte for byte in the output, so its blob can be copied as
  * soon as flatten has read and verified it, while the next layers are read and the enclave is
  * measured: on a 1 GB image this hides most of the copy behind the CPU-bound flatten. Blobs are
- * put one at a time, in the order asked (a destination's putBlob calls may not overlap, and a
- * docker archive's member order must not depend on timing); the destination verifies each blob's
+ * put in the order asked, one at a time unless the destination takes blobs in parallel (then two
+ * at once: flatten reads two layers at a time, so their copies would otherwise queue at its end);
+ * a docker archive's member order must not depend on timing. The destination verifies each blob's
  * digest and size as it writes it.
  */
 import type { Readable } from 'node:stream';
@@ -15,15 +16,17 @@ import type { ImageDestination } from '../transports/types.ts';
 
 /** A queue of putBlob calls on one destination, run in the background. */
 export class EarlyBlobs {
-  private chain: Promise<void> = Promise.resolve();
+  private readonly lanes: Array<Promise<void>>;
   private failure: { error: unknown } | undefined;
-  private current: Readable | undefined;
+  private readonly current = new Set<Readable>();
   private readonly asked = new Set<string>();
 
   constructor(
     private readonly destination: ImageDestination,
     private readonly report: Reporter,
-  ) {}
+  ) {
+    this.lanes = Array.from({ length: Math.min(2, destination.concurrentBlobs ?? 1) }, () => Promise.resolve());
+  }
 
   /** Whether any blob was asked for (the destination then holds something to abort on failure). */
   get used(): boolean {
@@ -37,32 +40,32 @@ export class EarlyBlobs {
    */
   put(descriptor: Descriptor, open: () => Promise<Readable>, file?: string): void {
     if (this.asked.has(descriptor.digest)) return;
+    const lane = this.asked.size % this.lanes.length;
     this.asked.add(descriptor.digest);
-    this.chain = this.chain.then(async () => {
+    this.lanes[lane] = this.lanes[lane]!.then(async () => {
       if (this.failure !== undefined) return;
       try {
         if (await this.destination.hasBlob(descriptor)) return;
         await putBlobFrom(this.destination, descriptor, { open, file }, {
           opened: (content) => {
-            this.current = content; // cleared below
             if (this.failure !== undefined) {
               content.destroy();
               throw this.failure.error;
             }
+            this.current.add(content);
+            return () => this.current.delete(content);
           },
         });
         this.report({ type: 'log', level: 'debug', message: `blob ${descriptor.digest} written while the build went on` });
       } catch (error) {
         this.failure ??= { error };
-      } finally {
-        this.current = undefined;
       }
     });
   }
 
   /** Waits for every queued blob; throws the first failure. */
   async settle(): Promise<void> {
-    await this.chain;
+    await Promise.all(this.lanes);
     if (this.failure !== undefined) throw this.failure.error;
   }
 
@@ -72,7 +75,7 @@ export class EarlyBlobs {
    */
   async cancel(reason: unknown): Promise<void> {
     this.failure ??= { error: reason };
-    this.current?.destroy();
-    await this.chain;
+    for (const c of this.current) c.destroy();
+    await Promise.all(this.lanes);
   }
 }

@@ -9,11 +9,12 @@ import type { ImageDestination } from '../../src/transports/types.ts';
 const desc = (n: number): Descriptor => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${String(n).repeat(64).slice(0, 64)}` as Digest, size: 3 });
 
 /** A destination that records calls; putBlob reads the stream to its end (or fails with it). */
-function recorder(has: Set<string> = new Set()) {
+function recorder(has: Set<string> = new Set(), concurrentBlobs?: number) {
   const calls: string[] = [];
   let active = 0;
   let maxActive = 0;
   const dest = {
+    ...(concurrentBlobs !== undefined ? { concurrentBlobs } : {}),
     hasBlob: async (d: Descriptor) => has.has(d.digest),
     putBlob: async (d: Descriptor, content: Readable) => {
       active++;
@@ -38,6 +39,20 @@ test('blobs are put one at a time in the order asked; repeats and blobs the dest
   await early.settle();
   t.deepEqual(r.calls, ['put 1', 'put 3', 'put 4']);
   t.is(r.maxActive(), 1);
+});
+
+test('a destination that takes blobs in parallel gets two at a time, never more', async (t) => {
+  const r = recorder(new Set(), Infinity);
+  const early = new EarlyBlobs(r.dest, silentReporter);
+  // Streams that yield once to the event loop, so puts on both lanes overlap.
+  const slow = async () => Readable.from((async function* () {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    yield Buffer.from('abc');
+  })());
+  for (const n of [1, 2, 3, 4, 5]) early.put(desc(n), slow);
+  await early.settle();
+  t.deepEqual([...r.calls].sort(), ['put 1', 'put 2', 'put 3', 'put 4', 'put 5']);
+  t.is(r.maxActive(), 2);
 });
 
 test('the first failure is kept: later blobs do not start, settle rethrows it', async (t) => {
