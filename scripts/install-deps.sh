@@ -56,3 +56,6 @@ stamp="$REPO_DIR/node_modules/.package-lock.json"
 if [[ ! -d "$REPO_DIR/node_modules" || ! -f "$stamp" || "$REPO_DIR/package-lock.json" -nt "$stamp" ]]; then
   run "npm ci" bash -c 'cd "$1" && npm ci --no-audit --no-fund' _ "$REPO_DIR"
 fi
+
+# The native protected-file encoder (fast encryption); cconv falls back to TypeScript without it.
+run "build the native encoder" bash "$REPO_DIR/scripts/build-native.sh"

@@ -7,10 +7,12 @@
  * its range of the spool; the plaintext never touches the disk.
  *
  * Throughput over many small files: a file of at most `bufferMax` bytes is read whole from its
- * content stream (the layer reader waits meanwhile) and encrypted in the background while the next
- * files are read; at most `concurrency` such encryptions are in flight, and a file is read only
- * when a slot is free, so buffered plaintext stays under concurrency x bufferMax bytes (plus, per
- * file over 392 KiB, the writer's own bound of a few 384 KiB groups). Larger files are streamed
+ * content stream (the layer reader waits meanwhile) and encrypted in the background (on the thread
+ * pool, by the native encoder when it is built) while the next files are read; at most
+ * `concurrency` such encryptions are in flight, holding at most ENCRYPT_BUFFER_BUDGET bytes of
+ * plaintext (one larger file may run alone), and a file is read only when there is room, so
+ * buffered plaintext stays under max(budget, bufferMax) bytes (plus its ciphertext while it is
+ * encoded). Larger files are streamed
  * into the writer as they arrive. The ciphertext files and the result do not depend on the order
  * in which encryptions finish (results are sorted by path; each file has its own name).
  */
@@ -27,8 +29,10 @@ import type { Rootfs } from '../rootfs/types.ts';
 
 /** Default `bufferMax`: files up to 4 MiB are read whole and encrypted in the background. */
 export const ENCRYPT_BUFFER_MAX = 4 << 20;
-/** Default `concurrency`: buffered files encrypted at once. */
-export const ENCRYPT_CONCURRENCY = 4;
+/** Default `concurrency`: buffered files encrypted at once (the native encoder keeps 2 cores busy with 16 small files). */
+export const ENCRYPT_CONCURRENCY = 16;
+/** Plaintext bytes the buffered encryptions in flight may hold together. */
+export const ENCRYPT_BUFFER_BUDGET = 16 << 20;
 
 /** Ciphertexts written for a build; `close()` removes them. */
 export interface EncryptedFiles {
@@ -46,38 +50,46 @@ export interface EncryptSelectedOptions {
   report: Reporter;
   /** Files of at most this many bytes are read whole and encrypted in the background (default ENCRYPT_BUFFER_MAX; 0 streams every file). */
   bufferMax?: number;
-  /** At most this many background encryptions at once (default ENCRYPT_CONCURRENCY, at least 1). */
+  /** At most this many background encryptions at once (default ENCRYPT_CONCURRENCY, at least 1; ENCRYPT_BUFFER_BUDGET bounds their bytes). */
   concurrency?: number;
 }
 
-/** Bounded set of background jobs; the first failure is kept and rethrown. */
+/** Set of background jobs bounded in number and in bytes; the first failure is kept and rethrown. */
 class JobPool {
   private readonly jobs = new Set<Promise<void>>();
   private failure: { error: unknown } | undefined;
+  private bytes = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly budget: number,
+  ) {}
 
   /** Throws the first failure, if any. */
   check(): void {
     if (this.failure) throw this.failure.error;
   }
 
-  /** Resolves once fewer than `limit` jobs run; throws the first failure. */
-  async room(): Promise<void> {
+  /** Resolves once fewer than `limit` jobs run and `bytes` more fit the budget (or nothing runs); throws the first failure. */
+  async room(bytes: number): Promise<void> {
     this.check();
-    while (this.jobs.size >= this.limit) {
+    while (this.jobs.size >= this.limit || (this.jobs.size > 0 && this.bytes + bytes > this.budget)) {
       await Promise.race(this.jobs);
       this.check();
     }
   }
 
-  /** Starts tracking `job`; its rejection becomes the pool's failure (first one wins). */
-  add(job: Promise<void>): void {
+  /** Starts tracking `job`, holding `bytes`; its rejection becomes the pool's failure (first one wins). */
+  add(job: Promise<void>, bytes: number): void {
+    this.bytes += bytes;
     const p: Promise<void> = job
       .catch((error: unknown) => {
         this.failure ??= { error };
       })
-      .finally(() => this.jobs.delete(p));
+      .finally(() => {
+        this.jobs.delete(p);
+        this.bytes -= bytes;
+      });
     this.jobs.add(p);
   }
 
@@ -136,7 +148,7 @@ export async function encryptSelected(
     }
   }
   const bufferMax = options.bufferMax ?? ENCRYPT_BUFFER_MAX;
-  const pool = new JobPool(Math.max(1, Math.floor(options.concurrency ?? ENCRYPT_CONCURRENCY)));
+  const pool = new JobPool(Math.max(1, Math.floor(options.concurrency ?? ENCRYPT_CONCURRENCY)), ENCRYPT_BUFFER_BUDGET);
   let dir: string;
   try {
     dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'cconv-encrypt-'));
@@ -170,12 +182,13 @@ export async function encryptSelected(
               const opts: PfWriteOptions & { memoryMax: number } = { key: key.expose(), path: pfBoundPath({ path: f.path, uri: `file:${f.path}` }, f.path), size: f.size, source, memoryMax: bufferMax };
               const done = (): void => void files.push({ path: f.path, ciphertextFile: spool, offset: target.offset, size: encryptedSize(f.size) });
               if (f.size <= bufferMax) {
-                await pool.room();
+                await pool.room(f.size);
                 const plain = await readWhole(content, f.size, source, advance);
                 pool.add(
                   encryptAt(plain, target, opts)
                     .then(done)
                     .finally(() => plain.fill(0)),
+                  f.size,
                 );
                 return;
               }

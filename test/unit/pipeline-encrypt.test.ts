@@ -153,10 +153,11 @@ for (const [name, path] of [['buffered', '/data/3/f146.bin'], ['streamed', '/dat
   });
 }
 
-test.serial('an fs error in a background encryption fails the whole call with E_IO, stops the content pass and leaves nothing', async (t) => {
+test.serial('an fs error while a file is streamed into the spool fails the whole call with E_IO, stops the content pass and leaves nothing', async (t) => {
   const files = tree();
   const tmp = t.context as string;
-  // From the 20th write on, every write to a file fails as a full disk would (serial: no other test runs meanwhile).
+  // Streamed files are written by FileHandle writes: from the 20th on, they fail as on a full disk
+  // (serial: no other test runs meanwhile). Buffered files may go to the native encoder's pwrite.
   const probe = await open(join(tmp, 'probe'), 'w');
   const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<unknown>; writev: (...a: unknown[]) => Promise<unknown> };
   await probe.close();
@@ -173,7 +174,7 @@ test.serial('an fs error in a background encryption fails the whole call with E_
   try {
     const rootfs = chunked(fakeRootfs([...files].map(([p, c]) => file(p, c))));
     const events: ProgressEvent[] = [];
-    await t.throwsAsync(encryptSelected(rootfs, selection(files), KEY, { tmpDir: tmp, report: (e) => events.push(e), bufferMax: 4 << 20, concurrency: 4 }), { code: 'E_IO', message: /^cannot write .*ciphertexts\.pf \(ciphertext of \/data\// } as never);
+    await t.throwsAsync(encryptSelected(rootfs, selection(files), KEY, { tmpDir: tmp, report: (e) => events.push(e), bufferMax: 0 }), { code: 'E_IO', message: /^cannot write .*ciphertexts\.pf \(ciphertext of \/data\// } as never);
     t.true(rootfs.delivered < 30, `delivered ${rootfs.delivered}`);
     t.deepEqual(events.filter((e) => e.type === 'fail').length, 1);
   } finally {
@@ -181,6 +182,21 @@ test.serial('an fs error in a background encryption fails the whole call with E_
     proto.writev = writev;
   }
   t.deepEqual(await readdir(tmp), []);
+});
+
+test('a failure in a background encryption (a path too long to bind) fails the whole call, stops the content pass and leaves nothing', async (t) => {
+  const files = tree();
+  const long = `/app/${'x'.repeat(800)}`; // over the 771 bytes a protected file can bind; delivered first
+  files.set(long, bytes('long', 5000));
+  const rootfs = chunked(fakeRootfs([...files].map(([p, c]) => file(p, c))));
+  const events: ProgressEvent[] = [];
+  await t.throwsAsync(encryptSelected(rootfs, selection(files), KEY, { tmpDir: t.context as string, report: (e) => events.push(e), bufferMax: 4 << 20, concurrency: 4 }), {
+    code: 'E_USAGE',
+    message: 'protected file path is 805 bytes; at most 771 fit',
+  } as never);
+  t.true(rootfs.delivered < files.size, `delivered ${rootfs.delivered}`);
+  t.deepEqual(events.filter((e) => e.type === 'fail').length, 1);
+  t.deepEqual(await readdir(t.context as string), []);
 });
 
 test('a selected symlink is refused before anything is written', async (t) => {

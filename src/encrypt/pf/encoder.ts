@@ -7,7 +7,9 @@
  * on the whole file, and an MHT node (placed before its data nodes) depends on child MHT nodes
  * placed much later. No file-order stream can be produced without holding the whole ciphertext.
  * So each node is written at its own offset as soon as it is final:
- *   - data nodes as soon as encrypted, batched per MHT group (<= 96 nodes, 384 KiB, one writev);
+ *   - data nodes per MHT group (<= 96 nodes, 384 KiB): the group's plaintext is gathered, encrypted
+ *     in one batch (by the native addon when built: one call, one OpenSSL context re-keyed per node)
+ *     and written with one write;
  *   - MHT node j once its 96 data nodes and its (up to 32) child MHT nodes are written;
  *   - node 0 last.
  * Memory: one group of ciphertext + the decrypted MHT nodes still waiting for children (4 KiB
@@ -35,6 +37,7 @@ import {
   setMhtEntry,
 } from './format.ts';
 import { gcmEncrypt, nodeKeys } from './gcm.ts';
+import { nativeGcmNodes } from './native.ts';
 import { deriveMetadataKey } from './kdf.ts';
 import { getNormPath } from './path.ts';
 import { randomBytes } from 'node:crypto';
@@ -61,6 +64,19 @@ interface OpenMht {
   closedChildren: number;
 }
 
+/** The data nodes of one MHT node (at most 96), gathered in file order. */
+interface Group {
+  /** Logical MHT index. */
+  mht: number;
+  /** Physical index of its first data node. */
+  start: number;
+  plain: Buffer;
+  nodes: number;
+}
+
+/** Groups encrypted at once (each 384 KiB of plaintext and ciphertext). */
+const GROUPS_IN_FLIGHT = 4;
+
 /** Summary of one encrypted file. */
 export interface PfWriteResult {
   /** Plaintext bytes. */
@@ -82,8 +98,17 @@ export class PfEncoder {
   private fill = 0;
   private size = 0;
   private dataIndex = 0; // next data node index
-  private group: Buffer[] = [];
-  private groupStart = 0; // physical index of group[0]
+  /** The group being gathered: its data nodes' plaintext, encrypted in one batch when full. */
+  private gathering: Group | undefined;
+  /**
+   * Completions of the groups launched so far, in order: a group's encryption runs as soon as it
+   * is full (up to GROUPS_IN_FLIGHT at once), but flushing it and closing MHT nodes happen one
+   * group after the other, in file order.
+   */
+  private tail: Promise<void> = Promise.resolve();
+  /** The completion of each group launched and not yet awaited, oldest first (none rejects). */
+  private readonly pending: Array<Promise<void>> = [];
+  private failure: { error: unknown } | undefined;
   private readonly open = new Map<number, OpenMht>();
   private rootKey: Buffer = Buffer.alloc(PF_KEY_SIZE);
   private rootMac: Buffer = Buffer.alloc(PF_MAC_SIZE);
@@ -105,6 +130,7 @@ export class PfEncoder {
   /** Adds the next plaintext bytes. */
   async write(chunk: Uint8Array): Promise<void> {
     if (this.finished) throw new CconvError('E_INTERNAL', 'PfEncoder.write after finish');
+    if (this.failure) throw this.failure.error;
     let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.expected !== undefined && this.size + buf.length > this.expected) {
       throw new CconvError('E_SIZE_MISMATCH', `plaintext is longer than the declared ${this.expected} bytes`);
@@ -148,7 +174,10 @@ export class PfEncoder {
       await this.encryptData(this.node);
       this.fill = 0;
     }
-    await this.flushGroup();
+    if (this.gathering !== undefined) this.launch(this.gathering);
+    await this.tail;
+    this.pending.length = 0;
+    if (this.failure) throw this.failure.error;
     // Close what is left, children (higher indices) before parents.
     const left = [...this.open.keys()].sort((a, b) => b - a);
     for (const j of left) {
@@ -164,36 +193,80 @@ export class PfEncoder {
     return { size: this.size, nodes: nodeCounts(this.size).total, path: this.path };
   }
 
-  /** Encrypts data node `dataIndex`; when it completes a group, flushes it and closes its MHT node. */
+  /**
+   * Adds data node `dataIndex` to the group being gathered; a full group is launched. Returns a
+   * promise to await when GROUPS_IN_FLIGHT groups are already being encrypted (backpressure).
+   */
   private encryptData(plain: Buffer): Promise<void> | undefined {
     const i = this.dataIndex++;
     const m = Math.floor(i / PF_DATA_PER_MHT);
     const slot = i % PF_DATA_PER_MHT;
     if (slot === 0) {
       this.open.set(m, { plain: Buffer.alloc(PF_NODE_SIZE), dataDone: false, closedChildren: 0 });
-      this.groupStart = dataNodePhysical(i);
+      this.gathering = { mht: m, start: dataNodePhysical(i), plain: Buffer.allocUnsafe(PF_DATA_PER_MHT * PF_NODE_SIZE), nodes: 0 };
     }
-    const mht = this.open.get(m)!;
-    const key = this.keys.next();
-    const { ct, tag } = gcmEncrypt(key, plain);
-    setMhtEntry(mht.plain, slot, key, tag);
-    key.fill(0);
-    this.group.push(ct);
-    if (slot === PF_DATA_PER_MHT - 1) return this.completeGroup(m, mht);
-    return undefined;
+    const g = this.gathering!;
+    plain.copy(g.plain, slot * PF_NODE_SIZE);
+    g.nodes = slot + 1;
+    if (slot < PF_DATA_PER_MHT - 1) return undefined;
+    this.launch(g);
+    return this.pending.length >= GROUPS_IN_FLIGHT ? this.drainOne() : undefined;
   }
 
-  private async completeGroup(m: number, mht: OpenMht): Promise<void> {
-    await this.flushGroup();
-    mht.dataDone = true;
-    await this.maybeClose(m);
+  /** Starts encrypting `g`, and queues its completion (flush, MHT bookkeeping) after the earlier groups'. */
+  private launch(g: Group): void {
+    this.gathering = undefined;
+    const sealed = this.seal(g);
+    sealed.catch(() => {}); // observed through the tail
+    this.tail = this.tail
+      .then(async () => {
+        const ct = await sealed;
+        await this.sink(g.start, ct);
+        const mht = this.open.get(g.mht)!;
+        mht.dataDone = true;
+        await this.maybeClose(g.mht);
+      })
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      });
+    this.pending.push(this.tail);
   }
 
-  private async flushGroup(): Promise<void> {
-    if (this.group.length === 0) return;
-    const g = this.group;
-    this.group = [];
-    await this.sink(this.groupStart, g);
+  /** Waits for the oldest group in flight to complete; throws the first failure. */
+  private async drainOne(): Promise<void> {
+    await this.pending.shift();
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Encrypts the nodes of `g`, each under a fresh key; records keys and tags in its MHT node; zeroes the plaintext. */
+  private async seal(g: Group): Promise<Buffer[]> {
+    const k = g.nodes;
+    const mht = this.open.get(g.mht)!;
+    const plain = g.plain.subarray(0, k * PF_NODE_SIZE);
+    try {
+      if (nativeGcmNodes !== undefined) {
+        const ct = Buffer.allocUnsafe(k * PF_NODE_SIZE);
+        const keys = Buffer.alloc(k * PF_KEY_SIZE);
+        const tags = Buffer.alloc(k * PF_MAC_SIZE);
+        await nativeGcmNodes(plain, ct, keys, tags); // on the thread pool
+        for (let s = 0; s < k; s++) {
+          setMhtEntry(mht.plain, s, keys.subarray(s * PF_KEY_SIZE, (s + 1) * PF_KEY_SIZE), tags.subarray(s * PF_MAC_SIZE, (s + 1) * PF_MAC_SIZE));
+        }
+        keys.fill(0);
+        return [ct];
+      }
+      const out: Buffer[] = [];
+      for (let s = 0; s < k; s++) {
+        const key = this.keys.next();
+        const { ct, tag } = gcmEncrypt(key, plain.subarray(s * PF_NODE_SIZE, (s + 1) * PF_NODE_SIZE));
+        setMhtEntry(mht.plain, s, key, tag);
+        key.fill(0);
+        out.push(ct);
+      }
+      return out;
+    } finally {
+      g.plain.fill(0);
+    }
   }
 
   private async maybeClose(j: number): Promise<void> {

@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { CconvError, isCconvError, wrapIoError } from '../../errors.ts';
 import { PfEncoder, type PfEncoderOptions, type PfWriteResult } from './encoder.ts';
-import { PF_DATA_PER_MHT, PF_MD_DATA_SIZE, PF_NODE_SIZE, encryptedSize } from './format.ts';
+import { PF_DATA_PER_MHT, PF_KEY_SIZE, PF_MD_DATA_SIZE, PF_NODE_SIZE, checkPathField, encryptedSize } from './format.ts';
+import { nativeEncode } from './native.ts';
+import { getNormPath } from './path.ts';
 
 /** Plaintext source: a Buffer, a Readable, or any async iterable of byte chunks. */
 export type PfInput = Buffer | Readable | AsyncIterable<Uint8Array>;
@@ -109,6 +111,18 @@ export async function encryptAt(input: PfInput, target: PfTarget, opts: PfWriteO
   };
   const memoryMax = opts.memoryMax ?? PF_SINGLE_WRITE_MAX;
   if (Buffer.isBuffer(input) && input.length <= memoryMax && (opts.size ?? 0) <= memoryMax) {
+    // The native encoder when built, for a well-formed request (anything else goes to the
+    // TypeScript encoder, whose errors then name the problem).
+    if (nativeEncode !== undefined && (opts.size ?? input.length) === input.length && opts.key.length === PF_KEY_SIZE) {
+      const path = getNormPath(opts.path);
+      const pathBytes = checkPathField(path);
+      try {
+        const nodes = await nativeEncode(opts.key, pathBytes, input, file.fd, offset);
+        return { size: input.length, nodes, path };
+      } catch (err) {
+        throw writeFailure(err, name, opts.source);
+      }
+    }
     try {
       const { bytes, result } = await encodeInMemory(input, opts);
       await write([bytes], offset);
