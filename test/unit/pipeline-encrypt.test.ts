@@ -119,7 +119,7 @@ test('small files in the background and large ones streamed: every ciphertext de
   await checkAll(t, tree(), { bufferMax: THRESHOLD, concurrency: 4 });
 });
 
-test('the defaults (4 MiB, 4 in flight) give the same plaintexts back', async (t) => {
+test('the defaults (files up to 4 MiB buffered, 16 in flight within 16 MiB) give the same plaintexts back', async (t) => {
   await checkAll(t, tree(), {});
 });
 
