@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { encryptAt, encryptedSize } from '../src/encrypt/index.ts';
 import { nativeEncode } from '../src/encrypt/pf/native.ts';
-import { ENCRYPT_BUFFER_BUDGET, ENCRYPT_BUFFER_MAX, ENCRYPT_CONCURRENCY } from '../src/pipeline/encrypt.ts';
+import { ENCRYPT_BUFFER_BUDGET, ENCRYPT_BUFFER_MAX, ENCRYPT_CONCURRENCY, JobPool } from '../src/pipeline/encrypt.ts';
 import { flatten } from '../src/rootfs/index.ts';
 import { openSource, parseReference } from '../src/transports/index.ts';
 import type { StageArgs, StageOutput } from './stages.ts';
@@ -31,8 +31,7 @@ export async function encryptPf(a: StageArgs): Promise<StageOutput> {
   const file = await open('/dev/null', 'w');
   try {
     const t = performance.now();
-    const inFlight = new Set<Promise<unknown>>();
-    let held = 0;
+    const pool = new JobPool(ENCRYPT_CONCURRENCY, ENCRYPT_BUFFER_BUDGET); // as encryptSelected
     let offset = 0;
     let bytes = 0;
     for (const [i, size] of sizes.entries()) {
@@ -47,15 +46,11 @@ export async function encryptPf(a: StageArgs): Promise<StageOutput> {
         })(), target, opts);
         continue;
       }
-      while (inFlight.size >= ENCRYPT_CONCURRENCY || (inFlight.size > 0 && held + size > ENCRYPT_BUFFER_BUDGET)) await Promise.race(inFlight);
-      held += size;
-      const p: Promise<unknown> = encryptAt(source.subarray(0, size), target, opts).finally(() => {
-        inFlight.delete(p);
-        held -= size;
-      });
-      inFlight.add(p);
+      await pool.room(size);
+      pool.add(encryptAt(source.subarray(0, size), target, opts).then(() => {}), size);
     }
-    await Promise.all(inFlight);
+    await pool.settle();
+    pool.check();
     const seconds = (performance.now() - t) / 1000;
     return { bytes, seconds, extra: { files: sizes.length, filesPerSecond: sizes.length / seconds, native: nativeEncode !== undefined } };
   } finally {

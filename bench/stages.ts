@@ -75,16 +75,7 @@ async function buildSource(genDir: string, out: string): Promise<string> {
   await mkdir(join(out, 'blobs', 'sha256'), { recursive: true });
   for (const l of manifest.layers) await link(blob(l.digest), join(out, 'blobs', 'sha256', l.digest.slice(7)));
   const body = Buffer.from('#!/bin/sh\n');
-  const head = (path: string, type: 'dir' | 'file', mode: number, size: number) => {
-    const h = tarHeader(path, type, size);
-    h.write(`${mode.toString(8).padStart(7, '0')}\0`, 100, 8, 'latin1');
-    h.fill(0x20, 148, 156);
-    let sum = 0;
-    for (const c of h) sum += c;
-    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
-    return h;
-  };
-  const tar = Buffer.concat([head('usr', 'dir', 0o755, 0), head('usr/bin', 'dir', 0o755, 0), head('usr/bin/python3', 'file', 0o755, body.length), body, Buffer.alloc(512 - body.length), Buffer.alloc(1024)]);
+  const tar = Buffer.concat([tarHeader('usr', 'dir', 0), tarHeader('usr/bin', 'dir', 0), tarHeader('usr/bin/python3', 'file', body.length, 0o755), body, Buffer.alloc(512 - body.length), Buffer.alloc(1024)]);
   const put = async (bytes: Buffer) => {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     await writeFile(join(out, 'blobs', 'sha256', digest.slice(7)), bytes);

@@ -12,8 +12,11 @@ function octal(b: Buffer, value: number, offset: number, width: number): void {
   b.write(`${value.toString(8).padStart(width - 1, '0')}\0`, offset, width, 'latin1');
 }
 
-/** A 512-byte ustar header; names over 100 bytes go to the prefix field (split at a '/'). */
-export function tarHeader(path: string, type: 'file' | 'dir', size: number): Buffer {
+/**
+ * A 512-byte ustar header; names over 100 bytes go to the prefix field (split at a '/'). `mode`
+ * defaults to 0755 for directories and 0644 for files.
+ */
+export function tarHeader(path: string, type: 'file' | 'dir', size: number, mode = type === 'dir' ? 0o755 : 0o644): Buffer {
   const b = Buffer.alloc(512);
   let name = type === 'dir' ? `${path}/` : path;
   let prefix = '';
@@ -24,7 +27,7 @@ export function tarHeader(path: string, type: 'file' | 'dir', size: number): Buf
     if (Buffer.byteLength(name) > 100 || Buffer.byteLength(prefix) > 155) throw new Error(`path too long for ustar: ${path}`);
   }
   b.write(name, 0, 100, 'utf8');
-  octal(b, type === 'dir' ? 0o755 : 0o644, 100, 8);
+  octal(b, mode, 100, 8);
   octal(b, 0, 108, 8);
   octal(b, 0, 116, 8);
   octal(b, type === 'dir' ? 0 : size, 124, 12);

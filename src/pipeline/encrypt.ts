@@ -55,7 +55,7 @@ export interface EncryptSelectedOptions {
 }
 
 /** Set of background jobs bounded in number and in bytes; the first failure is kept and rethrown. */
-class JobPool {
+export class JobPool {
   private readonly jobs = new Set<Promise<void>>();
   private failure: { error: unknown } | undefined;
   private bytes = 0;

@@ -84,9 +84,9 @@ export class OciLayoutSource implements ImageSource {
     const { dir, tag } = this.reference;
     const index = await readLayoutIndex(dir);
     const entry = pickEntry(index, tag, dir, options);
-    const openBlob: BlobOpener = (d) => openFileBlob(blobPath(dir, d.digest), d);
-    const resolved = await resolveDescriptor(openBlob, entry, options.platform ?? DEFAULT_PLATFORM);
     const blobFile = (d: Descriptor) => blobPath(dir, d.digest);
+    const openBlob: BlobOpener = (d) => openFileBlob(blobFile(d), d);
+    const resolved = await resolveDescriptor(openBlob, entry, options.platform ?? DEFAULT_PLATFORM);
     const parts = { manifestBytes: resolved.bytes, manifestMediaType: resolved.mediaType, manifest: resolved.manifest, openBlob, blobFile };
     // A manifest picked from an index already matches; a lone manifest must be for the platform asked.
     const chosenByPlatform = resolved.fromIndex || (entry.platform !== undefined && index.manifests.length > 1);
