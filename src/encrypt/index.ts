@@ -2,7 +2,7 @@
  * Encrypted files: Gramine's protected-files format (reader and writer), data keys (keys.ts), key
  * envelopes sealed to a key broker (envelope.ts, broker.ts) and release policies (release/).
  */
-export { encryptAt, encryptFile, encryptToFile, type PfTarget } from './pf/writer.ts';
+export { PfBatch, encryptAt, encryptFile, encryptToFile, type PfBatchOptions, type PfTarget } from './pf/writer.ts';
 export type { PfInput, PfWriteOptions } from './pf/writer.ts';
 export type { PfWriteResult, NodeSink, PfEncoderOptions } from './pf/encoder.ts';
 export { PfEncoder } from './pf/encoder.ts';

@@ -7,32 +7,32 @@
  * its range of the spool; the plaintext never touches the disk.
  *
  * Throughput over many small files: a file of at most `bufferMax` bytes is read whole from its
- * content stream (the layer reader waits meanwhile) and encrypted in the background (on the thread
- * pool, by the native encoder when it is built) while the next files are read; at most
- * `concurrency` such encryptions are in flight, holding at most ENCRYPT_BUFFER_BUDGET bytes of
- * plaintext (one larger file may run alone), and a file is read only when there is room, so
- * buffered plaintext stays under max(budget, bufferMax) bytes (plus its ciphertext while it is
- * encoded). Larger files are streamed
- * into the writer as they arrive. The ciphertext files and the result do not depend on the order
- * in which encryptions finish (results are sorted by path; each file has its own name).
+ * content stream (the layer reader waits meanwhile) and joins a batch (PfBatch: one native call
+ * for about ENCRYPT_BATCH_BYTES of files), encrypted in the background on the thread pool while
+ * the next files are read (BatchEncryptor). Larger files are streamed into the writer as they
+ * arrive. The ciphertext files and the result do not depend on the order in which encryptions
+ * finish (results are sorted by path; each file has its own offset).
  */
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { EncryptedFile } from '../assemble/index.ts';
 import { CconvError, wrapIoError } from '../errors.ts';
-import { encryptAt, encryptedSize, pfBoundPath, type PfTarget, type PfWriteOptions, type SecretKey } from '../encrypt/index.ts';
+import { PfBatch, encryptAt, encryptedSize, pfBoundPath, type PfTarget, type PfWriteOptions, type SecretKey } from '../encrypt/index.ts';
 import type { SelectedFile } from '../policy/index.ts';
 import { runTask, type Reporter } from '../progress.ts';
 import type { Rootfs } from '../rootfs/types.ts';
 
 /** Default `bufferMax`: files up to 4 MiB are read whole and encrypted in the background. */
 export const ENCRYPT_BUFFER_MAX = 4 << 20;
-/** Default `concurrency`: buffered files encrypted at once (the native encoder keeps 2 cores busy with 16 small files). */
-export const ENCRYPT_CONCURRENCY = 16;
-/** Plaintext bytes the buffered encryptions in flight may hold together. */
+/** Default `concurrency`: batches encrypted at once (twice the thread pool's 4 threads, so none waits for work). */
+export const ENCRYPT_CONCURRENCY = 8;
+/** Plaintext bytes the batches in flight may hold together. */
 export const ENCRYPT_BUFFER_BUDGET = 16 << 20;
+/** A batch is launched once it holds this many plaintext bytes (or ENCRYPT_BATCH_FILES files). */
+export const ENCRYPT_BATCH_BYTES = 1 << 20;
+const ENCRYPT_BATCH_FILES = 256;
 
 /** Ciphertexts written for a build; `close()` removes them. */
 export interface EncryptedFiles {
@@ -50,7 +50,7 @@ export interface EncryptSelectedOptions {
   report: Reporter;
   /** Files of at most this many bytes are read whole and encrypted in the background (default ENCRYPT_BUFFER_MAX; 0 streams every file). */
   bufferMax?: number;
-  /** At most this many background encryptions at once (default ENCRYPT_CONCURRENCY, at least 1; ENCRYPT_BUFFER_BUDGET bounds their bytes). */
+  /** At most this many background batches at once (default ENCRYPT_CONCURRENCY, at least 1; ENCRYPT_BUFFER_BUDGET bounds their bytes). */
   concurrency?: number;
 }
 
@@ -103,6 +103,98 @@ export class JobPool {
   }
 }
 
+/** Options of BatchEncryptor. */
+export interface BatchEncryptorOptions {
+  /** Batches in flight at most (default ENCRYPT_CONCURRENCY). */
+  concurrency?: number;
+  /** Zero each plaintext once encrypted or dropped (the build's own buffers: yes). */
+  wipe: boolean;
+}
+
+/**
+ * Whole plaintexts encrypted in the background into one open file, in batches (PfBatch) of about
+ * ENCRYPT_BATCH_BYTES, at most `concurrency` batches and ENCRYPT_BUFFER_BUDGET bytes in flight.
+ * Memory: the budget, plus the batch being filled (< ENCRYPT_BATCH_BYTES + one file).
+ * Use: `await reserve(size)` before producing a file's plaintext, then `add()`; `finish()` at the
+ * end, or `abandon()` after a failure elsewhere.
+ */
+export class BatchEncryptor {
+  private readonly pool: JobPool;
+  private batch: PfBatch;
+  private done: Array<() => void> = [];
+
+  constructor(
+    private readonly file: FileHandle,
+    private readonly key: Buffer,
+    private readonly options: BatchEncryptorOptions,
+  ) {
+    this.pool = new JobPool(Math.max(1, Math.floor(options.concurrency ?? ENCRYPT_CONCURRENCY)), ENCRYPT_BUFFER_BUDGET);
+    this.batch = new PfBatch(file, key, options);
+  }
+
+  /** Call before producing the plaintext of a file of `size` bytes: may launch the batch being filled, and wait for room. Throws the first background failure. */
+  async reserve(size: number): Promise<void> {
+    this.pool.check();
+    if (this.batch.files > 0 && (this.batch.bytes + size > ENCRYPT_BATCH_BYTES || this.batch.files >= ENCRYPT_BATCH_FILES)) await this.launch();
+  }
+
+  /** Adds a file's whole plaintext to the batch being filled (see PfBatch.add); `onDone` runs once it is written. */
+  add(plain: Buffer, target: PfTarget, opts: { path: string; size?: number; source?: string }, onDone: () => void): void {
+    try {
+      this.batch.add(plain, target, opts);
+    } catch (err) {
+      if (this.options.wipe) plain.fill(0);
+      throw err;
+    }
+    this.done.push(onDone);
+  }
+
+  /** Launches the last batch and waits for every batch; throws the first failure. */
+  async finish(): Promise<void> {
+    try {
+      if (this.batch.files > 0) await this.launch();
+    } finally {
+      await this.abandon();
+    }
+    this.pool.check();
+  }
+
+  /** Drops the batch being filled and waits for the batches in flight (nothing writes once this resolves). */
+  async abandon(): Promise<void> {
+    this.batch.discard();
+    await this.pool.settle();
+  }
+
+  /** Throws the first background failure, if any. */
+  check(): void {
+    this.pool.check();
+  }
+
+  /** The first background failure, if any. */
+  get failed(): { error: unknown } | undefined {
+    return this.pool.failed;
+  }
+
+  private async launch(): Promise<void> {
+    const batch = this.batch;
+    const done = this.done;
+    this.batch = new PfBatch(this.file, this.key, this.options);
+    this.done = [];
+    try {
+      await this.pool.room(batch.bytes);
+    } catch (err) {
+      batch.discard();
+      throw err;
+    }
+    this.pool.add(
+      batch.run().then(() => {
+        for (const d of done) d();
+      }),
+      batch.bytes,
+    );
+  }
+}
+
 /**
  * Reads `content` whole into a new Buffer of exactly `size` bytes (E_SIZE_MISMATCH otherwise),
  * reporting progress; a non-cconv stream error becomes E_IO naming `source`.
@@ -148,7 +240,6 @@ export async function encryptSelected(
     }
   }
   const bufferMax = options.bufferMax ?? ENCRYPT_BUFFER_MAX;
-  const pool = new JobPool(Math.max(1, Math.floor(options.concurrency ?? ENCRYPT_CONCURRENCY)), ENCRYPT_BUFFER_BUDGET);
   let dir: string;
   try {
     dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'cconv-encrypt-'));
@@ -169,47 +260,39 @@ export async function encryptSelected(
     }
     const files: EncryptedFile[] = [];
     const total = selected.reduce((n, f) => n + f.size, 0);
+    const batches = new BatchEncryptor(file, key.expose(), { concurrency: options.concurrency, wipe: true });
     try {
       await runTask(options.report, 'encrypt', `Encrypting ${selected.length} files`, async (advance) => {
-        let passFailure: { error: unknown } | undefined;
         try {
           await rootfs.readContents(
             (e) => byPath.has(e.path),
             async (e, content) => {
-              pool.check(); // a background failure stops the content pass at the next file
               const { f, target } = byPath.get(e.path)!;
               const source = `${f.path} in the image`;
-              const opts: PfWriteOptions & { memoryMax: number } = { key: key.expose(), path: pfBoundPath({ path: f.path, uri: `file:${f.path}` }, f.path), size: f.size, source, memoryMax: bufferMax };
+              const path = pfBoundPath({ path: f.path, uri: `file:${f.path}` }, f.path);
               const done = (): void => void files.push({ path: f.path, ciphertextFile: spool, offset: target.offset, size: encryptedSize(f.size) });
               if (f.size <= bufferMax) {
-                await pool.room(f.size);
-                const plain = await readWhole(content, f.size, source, advance);
-                pool.add(
-                  encryptAt(plain, target, opts)
-                    .then(done)
-                    .finally(() => plain.fill(0)),
-                  f.size,
-                );
+                await batches.reserve(f.size); // a background failure stops the content pass here
+                batches.add(await readWhole(content, f.size, source, advance), target, { path, size: f.size, source }, done);
                 return;
               }
+              batches.check(); // a background failure stops the content pass before a large file too
               const counted = (async function* () {
                 for await (const chunk of content as AsyncIterable<Buffer>) {
                   advance(chunk.length);
                   yield chunk;
                 }
               })();
+              const opts: PfWriteOptions = { key: key.expose(), path, size: f.size, source };
               await encryptAt(counted, target, opts);
               done();
             },
           );
         } catch (error) {
-          // The first failure wins: the pass may have stopped because of a background one.
-          passFailure = pool.failed ?? { error };
-        } finally {
-          await pool.settle(); // nothing may still write into the spool when it is closed
+          await batches.abandon(); // nothing may still write into the spool when it is closed
+          throw batches.failed?.error ?? error; // the first failure wins: the pass may have stopped because of a background one
         }
-        if (passFailure) throw passFailure.error;
-        pool.check();
+        await batches.finish();
       }, total);
     } finally {
       await file.close();

@@ -5,7 +5,8 @@
  * in-image path as bound path, to its exact plaintext; results come sorted by path, each with its
  * exact range of the one spool file (ranges back to back, in selection order); close() removes the
  * temp dir; a failure in the middle (an input stream that errors, a size that lies, an fs error in
- * a background encryption) fails the call and leaves nothing in the temp dir's parent.
+ * a background encryption) fails the call and leaves nothing in the temp dir's parent. And
+ * BatchEncryptor, which runs the background batches: a failing batch stops what comes next.
  */
 import test from 'ava';
 import { createCipheriv, createHash } from 'node:crypto';
@@ -15,6 +16,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { decryptToBuffer, encryptedSize, SecretKey } from '../../src/encrypt/index.ts';
 import { encryptSelected } from '../../src/pipeline/index.ts';
+import { BatchEncryptor, ENCRYPT_BATCH_BYTES } from '../../src/pipeline/encrypt.ts';
+import { withFileSizeLimit } from '../helpers/rlimit.ts';
 import type { SelectedFile } from '../../src/policy/index.ts';
 import type { ProgressEvent } from '../../src/progress.ts';
 import type { Rootfs, RootfsEntry } from '../../src/rootfs/types.ts';
@@ -184,7 +187,7 @@ test.serial('an fs error while a file is streamed into the spool fails the whole
   t.deepEqual(await readdir(tmp), []);
 });
 
-test('a failure in a background encryption (a path too long to bind) fails the whole call, stops the content pass and leaves nothing', async (t) => {
+test('a file that cannot be bound (a path too long) fails the whole call, stops the content pass and leaves nothing', async (t) => {
   const files = tree();
   const long = `/app/${'x'.repeat(800)}`; // over the 771 bytes a protected file can bind; delivered first
   files.set(long, bytes('long', 5000));
@@ -204,4 +207,42 @@ test('a selected symlink is refused before anything is written', async (t) => {
   const sel: SelectedFile[] = [{ path: '/l', uri: 'file:/l', sha256: createHash('sha256').update('x').digest('hex'), size: 1, target: '/a' }];
   await t.throwsAsync(encryptSelected(rootfs, sel, KEY, { tmpDir: t.context as string, report: () => {} }), { code: 'E_UNSUPPORTED' } as never);
   t.deepEqual(await readdir(t.context as string), []);
+});
+
+test.serial('BatchEncryptor: a batch failing in the background stops the next reserve with its error; only the files of completed batches are reported; every plaintext is wiped', async (t) => {
+  const path = join(t.context as string, 'spool');
+  const file = await open(path, 'w+');
+  const batches = new BatchEncryptor(file, KEY.expose(), { concurrency: 1, wipe: true });
+  const size = 300_000; // 3 files per batch of ENCRYPT_BATCH_BYTES
+  t.is(Math.floor(ENCRYPT_BATCH_BYTES / size), 3);
+  const plains: Buffer[] = [];
+  const done: number[] = [];
+  let offset = 0;
+  // The 5th file (in the second batch) lies past the file size limit: that batch fails in the background.
+  const limit = 4 * encryptedSize(size);
+  const err = await withFileSizeLimit(limit, async () => {
+    try {
+      for (let i = 0; i < 20; i++) {
+        await batches.reserve(size);
+        const plain = bytes(`b${i}`, size);
+        plains.push(plain);
+        batches.add(plain, { file, offset, name: `spool (file ${i})` }, { path: `/b${i}`, size }, () => done.push(i));
+        offset += encryptedSize(size);
+      }
+      await batches.finish();
+    } catch (e) {
+      await batches.abandon();
+      return e as Error & { code?: string };
+    } finally {
+      await file.close();
+    }
+    return undefined;
+  });
+  t.is(err?.code, 'E_IO');
+  t.is(err?.message, 'cannot write spool (file 4): EFBIG');
+  t.deepEqual(done, [0, 1, 2], 'the first batch only');
+  t.true(plains.length < 20, `stopped after ${plains.length} files`);
+  for (const p of plains) t.true(p.equals(Buffer.alloc(size)), 'wiped');
+  const spool = await readFile(path);
+  t.true((await decryptToBuffer(spool.subarray(0, encryptedSize(size)), { key: KEY.expose(), path: '/b0' })).equals(bytes('b0', size)));
 });

@@ -7,12 +7,13 @@
  * on the whole file, and an MHT node (placed before its data nodes) depends on child MHT nodes
  * placed much later. No file-order stream can be produced without holding the whole ciphertext.
  * So each node is written at its own offset as soon as it is final:
- *   - data nodes per MHT group (<= 96 nodes, 384 KiB): the group's plaintext is gathered, encrypted
- *     in one batch (by the native addon when built: one call, one OpenSSL context re-keyed per node)
- *     and written with one write;
+ *   - data nodes per MHT group (<= 96 nodes, 384 KiB): the group's plaintext is gathered (one copy
+ *     per input chunk), encrypted in one batch (by the native addon when built: in place, on the
+ *     thread pool, one OpenSSL context re-keyed per node, and written there with pwrite when the
+ *     encoder was given the output's fd) and written with one write;
  *   - MHT node j once its 96 data nodes and its (up to 32) child MHT nodes are written;
  *   - node 0 last.
- * Memory: one group of ciphertext + the decrypted MHT nodes still waiting for children (4 KiB
+ * Memory: GROUPS_IN_FLIGHT + 1 group buffers (reused) + the decrypted MHT nodes still waiting for children (4 KiB
  * each: the ancestors of the current node plus, when the tree grows a level, the nodes of the level
  * above: at most about 1/32 of all MHT nodes, i.e. ~1 KiB per 3 MiB of plaintext).
  */
@@ -37,7 +38,7 @@ import {
   setMhtEntry,
 } from './format.ts';
 import { gcmEncrypt, nodeKeys } from './gcm.ts';
-import { nativeGcmNodes } from './native.ts';
+import { native } from './native.ts';
 import { deriveMetadataKey } from './kdf.ts';
 import { getNormPath } from './path.ts';
 import { randomBytes } from 'node:crypto';
@@ -58,6 +59,15 @@ export interface PfEncoderOptions {
   size?: number;
 }
 
+/**
+ * Where the sink writes, when it is a file: the native encoder then writes the data nodes itself
+ * (pwrite at `offset + node * 4096` of `fd`, on the thread pool); the sink gets the other nodes.
+ */
+export interface PfDirectOutput {
+  fd: number;
+  offset: number;
+}
+
 interface OpenMht {
   plain: Buffer;
   dataDone: boolean;
@@ -70,9 +80,13 @@ interface Group {
   mht: number;
   /** Physical index of its first data node. */
   start: number;
-  plain: Buffer;
+  /** GROUP_BYTES of plaintext (of which `nodes` whole nodes are used), then ciphertext. */
+  buf: Buffer;
   nodes: number;
 }
+
+/** Plaintext bytes of a full group. */
+const GROUP_BYTES = PF_DATA_PER_MHT * PF_NODE_SIZE;
 
 /** Groups encrypted at once (each 384 KiB of plaintext and ciphertext). */
 const GROUPS_IN_FLIGHT = 4;
@@ -94,12 +108,14 @@ export class PfEncoder {
   private readonly path: string;
   private readonly expected: number | undefined;
   private readonly head = Buffer.alloc(PF_MD_DATA_SIZE);
-  private readonly node = Buffer.alloc(PF_NODE_SIZE);
-  private fill = 0;
   private size = 0;
-  private dataIndex = 0; // next data node index
-  /** The group being gathered: its data nodes' plaintext, encrypted in one batch when full. */
+  /** Groups started so far (the logical MHT index of the next one). */
+  private groups = 0;
+  /** The group being gathered and its byte count. */
   private gathering: Group | undefined;
+  private fill = 0;
+  /** Group buffers whose group is done (they hold ciphertext or zeros), for the next groups. */
+  private readonly spare: Buffer[] = [];
   /**
    * Completions of the groups launched so far, in order: a group's encryption runs as soon as it
    * is full (up to GROUPS_IN_FLIGHT at once), but flushing it and closing MHT nodes happen one
@@ -117,6 +133,7 @@ export class PfEncoder {
   constructor(
     opts: PfEncoderOptions,
     private readonly sink: NodeSink,
+    private readonly direct?: PfDirectOutput,
   ) {
     if (!Buffer.isBuffer(opts.key) || opts.key.length !== PF_KEY_SIZE) {
       throw new CconvError('E_USAGE', 'protected-file wrap key must be 16 bytes');
@@ -142,22 +159,14 @@ export class PfEncoder {
       buf = buf.subarray(n);
     }
     while (buf.length > 0) {
-      if (this.fill === 0 && buf.length >= PF_NODE_SIZE) {
-        const done = this.encryptData(buf.subarray(0, PF_NODE_SIZE)); // whole node, no copy
-        if (done) await done;
-        buf = buf.subarray(PF_NODE_SIZE);
-        this.size += PF_NODE_SIZE;
-        continue;
-      }
-      const n = Math.min(buf.length, PF_NODE_SIZE - this.fill);
-      buf.copy(this.node, this.fill, 0, n);
+      const g = this.gathering ?? this.startGroup();
+      const n = buf.copy(g.buf, this.fill, 0, Math.min(buf.length, GROUP_BYTES - this.fill));
       this.fill += n;
       this.size += n;
       buf = buf.subarray(n);
-      if (this.fill === PF_NODE_SIZE) {
-        const done = this.encryptData(this.node);
-        if (done) await done;
-        this.fill = 0;
+      if (this.fill === GROUP_BYTES) {
+        this.launch(g);
+        if (this.pending.length >= GROUPS_IN_FLIGHT) await this.drainOne(); // backpressure
       }
     }
   }
@@ -169,12 +178,11 @@ export class PfEncoder {
       throw new CconvError('E_SIZE_MISMATCH', `plaintext is ${this.size} bytes, declared ${this.expected}`);
     }
     this.finished = true;
-    if (this.fill > 0) {
-      this.node.fill(0, this.fill); // zero padding of the last data node, as Gramine
-      await this.encryptData(this.node);
-      this.fill = 0;
+    if (this.gathering !== undefined) {
+      const end = Math.ceil(this.fill / PF_NODE_SIZE) * PF_NODE_SIZE;
+      this.gathering.buf.fill(0, this.fill, end); // zero padding of the last data node, as Gramine
+      this.launch(this.gathering);
     }
-    if (this.gathering !== undefined) this.launch(this.gathering);
     await this.tail;
     this.pending.length = 0;
     if (this.failure) throw this.failure.error;
@@ -188,40 +196,31 @@ export class PfEncoder {
       }
     }
     await this.writeMetadata();
-    this.node.fill(0);
     this.head.fill(0);
     return { size: this.size, nodes: nodeCounts(this.size).total, path: this.path };
   }
 
-  /**
-   * Adds data node `dataIndex` to the group being gathered; a full group is launched. Returns a
-   * promise to await when GROUPS_IN_FLIGHT groups are already being encrypted (backpressure).
-   */
-  private encryptData(plain: Buffer): Promise<void> | undefined {
-    const i = this.dataIndex++;
-    const m = Math.floor(i / PF_DATA_PER_MHT);
-    const slot = i % PF_DATA_PER_MHT;
-    if (slot === 0) {
-      this.open.set(m, { plain: Buffer.alloc(PF_NODE_SIZE), dataDone: false, closedChildren: 0 });
-      this.gathering = { mht: m, start: dataNodePhysical(i), plain: Buffer.allocUnsafe(PF_DATA_PER_MHT * PF_NODE_SIZE), nodes: 0 };
-    }
-    const g = this.gathering!;
-    plain.copy(g.plain, slot * PF_NODE_SIZE);
-    g.nodes = slot + 1;
-    if (slot < PF_DATA_PER_MHT - 1) return undefined;
-    this.launch(g);
-    return this.pending.length >= GROUPS_IN_FLIGHT ? this.drainOne() : undefined;
+  /** Opens MHT node `groups` and the group of its data nodes. */
+  private startGroup(): Group {
+    const m = this.groups++;
+    this.open.set(m, { plain: Buffer.alloc(PF_NODE_SIZE), dataDone: false, closedChildren: 0 });
+    this.gathering = { mht: m, start: dataNodePhysical(m * PF_DATA_PER_MHT), buf: this.spare.pop() ?? Buffer.allocUnsafe(GROUP_BYTES), nodes: 0 };
+    this.fill = 0;
+    return this.gathering;
   }
 
   /** Starts encrypting `g`, and queues its completion (flush, MHT bookkeeping) after the earlier groups'. */
   private launch(g: Group): void {
+    g.nodes = Math.ceil(this.fill / PF_NODE_SIZE);
     this.gathering = undefined;
+    this.fill = 0;
     const sealed = this.seal(g);
     sealed.catch(() => {}); // observed through the tail
     this.tail = this.tail
       .then(async () => {
         const ct = await sealed;
-        await this.sink(g.start, ct);
+        if (ct.length > 0) await this.sink(g.start, ct);
+        this.spare.push(g.buf);
         const mht = this.open.get(g.mht)!;
         mht.dataDone = true;
         await this.maybeClose(g.mht);
@@ -238,23 +237,22 @@ export class PfEncoder {
     if (this.failure) throw this.failure.error;
   }
 
-  /** Encrypts the nodes of `g`, each under a fresh key; records keys and tags in its MHT node; zeroes the plaintext. */
+  /**
+   * Encrypts the nodes of `g`, each under a fresh key, recording keys and tags in its MHT node;
+   * no plaintext stays in `g.buf`. Resolves to the ciphertext for the sink, or to nothing when the
+   * native encoder wrote it to the direct output.
+   */
   private async seal(g: Group): Promise<Buffer[]> {
     const k = g.nodes;
     const mht = this.open.get(g.mht)!;
-    const plain = g.plain.subarray(0, k * PF_NODE_SIZE);
+    const plain = g.buf.subarray(0, k * PF_NODE_SIZE);
+    if (native !== undefined) {
+      // In place, on the thread pool (the addon cleanses the buffer if it fails).
+      const d = this.direct;
+      await native.sealGroup(plain, mht.plain, d?.fd ?? -1, d ? d.offset + g.start * PF_NODE_SIZE : 0);
+      return d ? [] : [plain];
+    }
     try {
-      if (nativeGcmNodes !== undefined) {
-        const ct = Buffer.allocUnsafe(k * PF_NODE_SIZE);
-        const keys = Buffer.alloc(k * PF_KEY_SIZE);
-        const tags = Buffer.alloc(k * PF_MAC_SIZE);
-        await nativeGcmNodes(plain, ct, keys, tags); // on the thread pool
-        for (let s = 0; s < k; s++) {
-          setMhtEntry(mht.plain, s, keys.subarray(s * PF_KEY_SIZE, (s + 1) * PF_KEY_SIZE), tags.subarray(s * PF_MAC_SIZE, (s + 1) * PF_MAC_SIZE));
-        }
-        keys.fill(0);
-        return [ct];
-      }
       const out: Buffer[] = [];
       for (let s = 0; s < k; s++) {
         const key = this.keys.next();
@@ -265,7 +263,7 @@ export class PfEncoder {
       }
       return out;
     } finally {
-      g.plain.fill(0);
+      plain.fill(0);
     }
   }
 

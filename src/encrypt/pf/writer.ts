@@ -1,8 +1,9 @@
 /**
  * Protected-file writer: the I/O shell around PfEncoder (see encoder.ts for the layout and the
- * memory bound). encryptToFile writes straight into the destination: a small Buffer input (its
- * whole file fits one MHT group, <= 98 nodes) is encoded in memory and written with one write,
- * anything else with positional writes as the nodes become final; encryptFile gives the ciphertext
+ * memory bound) and the native encoder. encryptToFile writes straight into the destination: a
+ * small Buffer input (its whole file fits one MHT group, <= 98 nodes) is encoded in memory and
+ * written with one write, anything else with positional writes as the nodes become final;
+ * PfBatch encodes many small Buffer inputs in one native call; encryptFile gives the ciphertext
  * as a stream, spooling it to a private temp file first because node 0 depends on the whole file
  * (the spool holds ciphertext only, never plaintext).
  */
@@ -13,8 +14,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { CconvError, isCconvError, wrapIoError } from '../../errors.ts';
 import { PfEncoder, type PfEncoderOptions, type PfWriteResult } from './encoder.ts';
-import { PF_DATA_PER_MHT, PF_KEY_SIZE, PF_MD_DATA_SIZE, PF_NODE_SIZE, checkPathField, encryptedSize } from './format.ts';
-import { nativeEncode } from './native.ts';
+import { PF_DATA_PER_MHT, PF_KEY_SIZE, PF_MD_DATA_SIZE, PF_NODE_SIZE, checkPathField, encryptedSize, nodeCounts } from './format.ts';
+import { native } from './native.ts';
 import { getNormPath } from './path.ts';
 
 /** Plaintext source: a Buffer, a Readable, or any async iterable of byte chunks. */
@@ -113,15 +114,10 @@ export async function encryptAt(input: PfInput, target: PfTarget, opts: PfWriteO
   if (Buffer.isBuffer(input) && input.length <= memoryMax && (opts.size ?? 0) <= memoryMax) {
     // The native encoder when built, for a well-formed request (anything else goes to the
     // TypeScript encoder, whose errors then name the problem).
-    if (nativeEncode !== undefined && (opts.size ?? input.length) === input.length && opts.key.length === PF_KEY_SIZE) {
-      const path = getNormPath(opts.path);
-      const pathBytes = checkPathField(path);
-      try {
-        const nodes = await nativeEncode(opts.key, pathBytes, input, file.fd, offset);
-        return { size: input.length, nodes, path };
-      } catch (err) {
-        throw writeFailure(err, name, opts.source);
-      }
+    if (native !== undefined && (opts.size ?? input.length) === input.length && opts.key.length === PF_KEY_SIZE) {
+      const batch = new PfBatch(file, opts.key, { wipe: false });
+      batch.add(input, target, opts);
+      return (await batch.run())[0]!;
     }
     try {
       const { bytes, result } = await encodeInMemory(input, opts);
@@ -146,7 +142,7 @@ export async function encryptAt(input: PfInput, target: PfTarget, opts: PfWriteO
     if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
   };
   try {
-    const enc = new PfEncoder(opts, sink);
+    const enc = new PfEncoder(opts, sink, { fd: file.fd, offset }); // the native encoder writes data nodes itself
     await feed(enc, input, opts.source ?? 'the plaintext input');
     const result = await enc.finish();
     await Promise.all(inFlight);
@@ -155,6 +151,98 @@ export async function encryptAt(input: PfInput, target: PfTarget, opts: PfWriteO
   } catch (err) {
     await Promise.all(inFlight); // nothing writes into the file once this returns
     throw writeFailure(err, name, opts.source);
+  }
+}
+
+/** Options of PfBatch. */
+export interface PfBatchOptions {
+  /** Zero each plaintext Buffer once it is encrypted (or the batch failed or was discarded). */
+  wipe: boolean;
+}
+
+/**
+ * Whole plaintexts encrypted together into one open file, each at its own offset, all under one
+ * wrap key: one native call (one thread-pool job) for the batch, where one per file cost about
+ * 20 us each, as much as encrypting a 30 KB file; without the native encoder, one encryptAt after
+ * the other. Use once: add() the files, then run() or discard().
+ */
+export class PfBatch {
+  private readonly paths: Buffer[] = [];
+  private readonly plains: Buffer[] = [];
+  private readonly entries: Array<{ target: PfTarget; path: string; source: string | undefined }> = [];
+  private total = 0;
+  private used = false;
+
+  constructor(
+    private readonly file: FileHandle,
+    private readonly key: Buffer,
+    private readonly options: PfBatchOptions,
+  ) {
+    if (!Buffer.isBuffer(key) || key.length !== PF_KEY_SIZE) throw new CconvError('E_USAGE', 'protected-file wrap key must be 16 bytes');
+  }
+
+  /** Files added. */
+  get files(): number {
+    return this.entries.length;
+  }
+
+  /** Plaintext bytes added. */
+  get bytes(): number {
+    return this.total;
+  }
+
+  /**
+   * Adds `plain` (the whole plaintext; not to be touched until the batch settles), to be written
+   * at `target.offset` (of this batch's file) bound to `opts.path`. A path that does not fit
+   * throws E_USAGE here; a wrong `opts.size` E_SIZE_MISMATCH (naming `opts.source` when given).
+   */
+  add(plain: Buffer, target: PfTarget, opts: { path: string; size?: number; source?: string }): void {
+    if (this.used) throw new CconvError('E_INTERNAL', 'PfBatch.add after run');
+    if (target.file !== this.file) throw new CconvError('E_INTERNAL', 'PfBatch.add: a target in another file');
+    if (opts.size !== undefined && opts.size !== plain.length) {
+      const what = `plaintext is ${plain.length} bytes, declared ${opts.size}`;
+      throw new CconvError('E_SIZE_MISMATCH', opts.source === undefined ? what : `${opts.source}: ${what}`);
+    }
+    const path = getNormPath(opts.path);
+    this.paths.push(checkPathField(path));
+    this.plains.push(plain);
+    this.entries.push({ target, path, source: opts.source });
+    this.total += plain.length;
+  }
+
+  /**
+   * Encrypts and writes every file; resolves to their results, in the order added. A failure
+   * names the file's target (see encryptAt); nothing else is written once it is known.
+   */
+  async run(): Promise<PfWriteResult[]> {
+    if (this.used) throw new CconvError('E_INTERNAL', 'PfBatch.run called twice');
+    this.used = true;
+    const results = this.entries.map((e, i) => ({ size: this.plains[i]!.length, nodes: nodeCounts(this.plains[i]!.length).total, path: e.path }));
+    if (native !== undefined) {
+      const offsets = Float64Array.from(this.entries, (e) => e.target.offset);
+      try {
+        await native.encodeFiles(this.key, this.file.fd, this.paths, this.plains, offsets, this.options.wipe);
+      } catch (err) {
+        const e = this.entries[(err as { index?: number }).index ?? 0]!;
+        throw writeFailure(err, e.target.name, e.source);
+      }
+      return results;
+    }
+    try {
+      for (const [i, e] of this.entries.entries()) {
+        await encryptAt(this.plains[i]!, e.target, { key: this.key, path: e.path, source: e.source, memoryMax: Infinity });
+        if (this.options.wipe) this.plains[i]!.fill(0);
+      }
+      return results;
+    } finally {
+      this.discard();
+    }
+  }
+
+  /** Drops the files not encrypted (zeroing them when `wipe` is set); run() may not follow. */
+  discard(): void {
+    this.used = true;
+    if (this.options.wipe) for (const p of this.plains) p.fill(0);
   }
 }
 
