@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { decryptToBuffer, encryptFile, encryptToFile, readPfInfo } from '../../src/encrypt/index.ts';
+import { decryptFile, decryptToBuffer, encryptFile, encryptToFile, readPfInfo } from '../../src/encrypt/index.ts';
 
 const PF = new URL('../../../shared/vectors/pf/', import.meta.url);
 const INDEX = JSON.parse(readFileSync(new URL('index.json', PF), 'utf8'));
@@ -65,6 +65,32 @@ test('stream input in odd chunk sizes gives the same plaintext back', async (t) 
   const ct = await collect(encryptFile(chunks(), { key: KEY, path: 'rel/f' }));
   t.is(ct.length, expectedLength(size));
   t.is(sha(await decryptToBuffer(ct, { key: KEY, path: 'rel/f' })), sha(pt));
+});
+
+test('100 MB streamed in 1 MiB chunks: the exact length, and the reader streams the same plaintext back', async (t) => {
+  // The issue's largest size, through files and streams on both sides (neither side holds it whole).
+  const size = 100 * 1024 * 1024 + 12345;
+  const dir = mkdtempSync(join(tmpdir(), 'cconv-pf-100m-'));
+  try {
+    const stream = createCipheriv('aes-128-ctr', KEY, Buffer.alloc(16));
+    const sent = createHash('sha256');
+    async function* chunks() {
+      for (let o = 0; o < size; o += 1 << 20) {
+        const c = stream.update(Buffer.alloc(Math.min(1 << 20, size - o)));
+        sent.update(c);
+        yield c;
+      }
+    }
+    const out = join(dir, 'big.pf');
+    const result = await encryptToFile(chunks(), out, { key: KEY, path: '/models/big.bin', size });
+    t.is(result.size, size);
+    t.is(statSync(out).size, expectedLength(size));
+    const got = createHash('sha256');
+    for await (const c of decryptFile(out, { key: KEY, path: '/models/big.bin' })) got.update(c as Buffer);
+    t.is(got.digest('hex'), sent.digest('hex'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('two writes of the same plaintext differ everywhere that is encrypted', async (t) => {
