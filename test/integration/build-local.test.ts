@@ -181,7 +181,7 @@ test('a corrupt layer read after a lower one was copied early: the build fails, 
   await t.throwsAsync(stat(out), { code: 'ENOENT' });
 });
 
-test('--key-provisioning gramine-secret-prov measures the SECRET_PROVISION_* settings into the manifest; what it needs is checked', async (t) => {
+test('--key-provisioning gramine-secret-prov measures the SECRET_PROVISION_* settings into the manifest, as cconv measure predicts; what it needs is checked', async (t) => {
   const dir = join(work, 'secret-prov');
   const prov = ['--key', key, '--key-provisioning', 'gramine-secret-prov', '--secret-prov-server', 'kbs.example.com:4433'];
   const r = await build(dir, [...prov, '--secret-prov-ca', '/app/greeting.txt']);
@@ -200,6 +200,10 @@ test('--key-provisioning gramine-secret-prov measures the SECRET_PROVISION_* set
   // The library is measured, and the identity differs from the build without provisioning.
   t.true(((manifest.sgx as Record<string, unknown>).trusted_files as Array<{ uri: string }>).some((f) => f.uri === `file:${lib}`));
   t.not(r.result.identity.mrenclave, (await firstBuild()).result.identity.mrenclave);
+  // `cconv measure` with the same flags predicts the build's MRENCLAVE.
+  const measured = await cli(['measure', source, '--runtime-image', runtime, '--json', ...prov.slice(2), '--secret-prov-ca', '/app/greeting.txt']);
+  t.is(measured.status, 0, measured.stderr);
+  t.is((JSON.parse(measured.stdout) as { identity: { mrenclave: string } }).identity.mrenclave, r.result.identity.mrenclave);
 
   const noCa = await build(join(work, 'secret-prov-2'), prov);
   t.is(noCa.status, 2, noCa.stderr);

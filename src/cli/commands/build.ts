@@ -15,8 +15,8 @@ import { attestImage, enclavePredicate, loadSigstorePrivateKey, type AttestResul
 import type { Reporter } from '../../progress.ts';
 import { formatReference, openDestination, parseReference, type ImageReference } from '../../transports/index.ts';
 import type { CliIo, CommandSpec } from '../command.ts';
-import { buildOptions, destinationFrom, epochFrom, keyProvisioningFrom, signingKeyPath, type BuildArgs } from '../options/build.ts';
-import { daemonFrom, enclaveOptions, fragmentFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
+import { buildOptions, destinationFrom, epochFrom, signingKeyPath, type BuildArgs } from '../options/build.ts';
+import { daemonFrom, enclaveOptions, fragmentFrom, keyProvisioningFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
 import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 import { signerFrom, signerOptions, type SignerArgs } from '../options/signer.ts';
 import { formatBytes } from '../render.ts';

@@ -8,7 +8,6 @@ import type { Argv } from 'yargs';
 import { createSigningKeyFile, defaultSigningKeyPath } from '../../enclave/index.ts';
 import { CconvError } from '../../errors.ts';
 import type { Reporter } from '../../progress.ts';
-import type { SecretProvisioning } from '../../pipeline/index.ts';
 import { formatReference, parseReference, type ImageReference } from '../../transports/index.ts';
 
 /** Parsed build-specific options. */
@@ -22,9 +21,6 @@ export interface BuildArgs {
   policyOut?: string;
   maaEndpoint?: string;
   bind: 'mrenclave' | 'mrsigner';
-  keyProvisioning: 'none' | 'gramine-secret-prov';
-  secretProvCa?: string;
-  secretProvServer?: string[];
   k8s?: string;
   k8sEpcResource: 'intel' | 'aks';
   k8sNamespace?: string;
@@ -52,31 +48,7 @@ export function buildOptions(y: Argv): Argv {
     .option('envelope-out', { type: 'string', default: 'key-envelope.json', group: KEYS, describe: 'where to write the key envelope (with --broker-key)' })
     .option('policy-out', { type: 'string', group: KEYS, describe: 'write release policies for this build\'s identity into DIR' })
     .option('maa-endpoint', { type: 'string', group: KEYS, describe: 'Microsoft Azure Attestation endpoint: also write an Azure Key Vault SKR policy' })
-    .option('bind', { choices: ['mrenclave', 'mrsigner'] as const, default: 'mrenclave' as const, group: KEYS, describe: 'release policies pin this exact build, or the signer + product + minimum SVN' })
-    .option('key-provisioning', {
-      choices: ['none', 'gramine-secret-prov'] as const,
-      default: 'none' as const,
-      group: KEYS,
-      describe: 'gramine-secret-prov: the enclave gets its data key over RA-TLS from a Gramine secret-provisioning server at start (settings measured into the manifest)',
-    })
-    .option('secret-prov-ca', { type: 'string', group: KEYS, describe: 'in-image path of the CA chain (PEM) that verifies the provisioning server (a trusted file; required with gramine-secret-prov)' })
-    .option('secret-prov-server', { type: 'string', array: true, group: KEYS, describe: 'HOST:PORT of a provisioning server (repeatable; default Gramine\'s localhost:4433)' });
-}
-
-/** The key provisioning asked for, or undefined for none; E_USAGE when gramine-secret-prov lacks its CA chain. */
-export function keyProvisioningFrom(args: BuildArgs): SecretProvisioning | undefined {
-  if (args.keyProvisioning !== 'gramine-secret-prov') {
-    if (args.secretProvCa !== undefined || args.secretProvServer !== undefined) {
-      throw new CconvError('E_USAGE', '--secret-prov-ca and --secret-prov-server need --key-provisioning gramine-secret-prov');
-    }
-    return undefined;
-  }
-  if (args.secretProvCa === undefined) {
-    throw new CconvError('E_USAGE', '--key-provisioning gramine-secret-prov needs --secret-prov-ca PATH', {
-      hint: "the in-image path of the PEM CA chain that signed the provisioning server's certificate",
-    });
-  }
-  return { kind: 'gramine-secret-prov', caChainPath: args.secretProvCa, ...(args.secretProvServer !== undefined ? { servers: args.secretProvServer } : {}) };
+    .option('bind', { choices: ['mrenclave', 'mrsigner'] as const, default: 'mrenclave' as const, group: KEYS, describe: 'release policies pin this exact build, or the signer + product + minimum SVN' });
 }
 
 /**

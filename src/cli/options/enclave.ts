@@ -1,6 +1,7 @@
 /**
  * Option groups shared by the commands that turn an image into an enclave (measure, sign, build):
- * the Gramine runtime, the trust policy, the manifest settings and fragment. Each group is a yargs
+ * the Gramine runtime, the trust policy, the manifest settings and fragment, and the key
+ * provisioning (its settings are measured too). Each group is a yargs
  * builder plus a function that turns parsed arguments into library inputs.
  */
 import { readFile } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import { CconvError, wrapIoError } from '../../errors.ts';
 import { parsePlatform } from '../../image/platform.ts';
 import type { Image } from '../../image/image.ts';
 import { parseManifestToml } from '../../measure/index.ts';
-import { loadRuntimeDir, loadRuntimeImage, measureImage, type GramineRuntime, type MeasuredImage } from '../../pipeline/index.ts';
+import { loadRuntimeDir, loadRuntimeImage, measureImage, type GramineRuntime, type MeasuredImage, type SecretProvisioning } from '../../pipeline/index.ts';
 import type { CliIo } from '../command.ts';
 import { registryOptionsFrom, type RegistryArgs } from './registry.ts';
 import { defaultPolicy, loadPolicy, policyWithOverrides, type Policy } from '../../policy/index.ts';
@@ -43,11 +44,15 @@ export interface EnclaveArgs {
   logLevel?: string;
   insecureArgs?: boolean;
   cpuFeature?: string[];
+  keyProvisioning: 'none' | 'gramine-secret-prov';
+  secretProvCa?: string;
+  secretProvServer?: string[];
 }
 
 const ENCLAVE = 'Enclave settings (override the --config file):';
 const POLICY = 'Trust policy:';
 const RUNTIME = 'Runtime:';
+const KEY_RELEASE = 'Encryption and key release:';
 
 /** Adds the image, runtime, policy and settings options. */
 export function enclaveOptions(y: Argv): Argv {
@@ -75,7 +80,15 @@ export function enclaveOptions(y: Argv): Argv {
     .option('remote-attestation', { type: 'string', choices: ['dcap', 'none'], group: ENCLAVE, describe: 'sgx.remote_attestation', defaultDescription: 'dcap' })
     .option('log-level', { type: 'string', choices: ['none', 'error', 'warning', 'debug', 'trace', 'all'], group: ENCLAVE, describe: 'loader.log_level' })
     .option('insecure-args', { type: 'boolean', group: ENCLAVE, describe: 'take argv from the host at run time instead of the trusted argv file' })
-    .option('cpu-feature', { type: 'string', array: true, group: ENCLAVE, describe: 'sgx.cpu_features entry NAME=VALUE (e.g. avx512=required)' });
+    .option('cpu-feature', { type: 'string', array: true, group: ENCLAVE, describe: 'sgx.cpu_features entry NAME=VALUE (e.g. avx512=required)' })
+    .option('key-provisioning', {
+      choices: ['none', 'gramine-secret-prov'] as const,
+      default: 'none' as const,
+      group: KEY_RELEASE,
+      describe: 'gramine-secret-prov: the enclave gets its data key over RA-TLS from a Gramine secret-provisioning server at start (settings measured into the manifest)',
+    })
+    .option('secret-prov-ca', { type: 'string', group: KEY_RELEASE, describe: 'in-image path of the CA chain (PEM) that verifies the provisioning server (a trusted file; required with gramine-secret-prov)' })
+    .option('secret-prov-server', { type: 'string', array: true, group: KEY_RELEASE, describe: 'HOST:PORT of a provisioning server (repeatable; default Gramine\'s localhost:4433)' });
 }
 
 /** Settings given on the command line (only the flags present), merged over the --config file. */
@@ -105,6 +118,22 @@ export async function settingsFrom(args: EnclaveArgs): Promise<Partial<GramineSe
   const fromFlags = validateSettings(flags, 'command line');
   const fromFile = args.config !== undefined ? await loadGramineConfig(args.config) : undefined;
   return mergeSettings(fromFile, fromFlags);
+}
+
+/** The key provisioning asked for, or undefined for none; E_USAGE when gramine-secret-prov lacks its CA chain. */
+export function keyProvisioningFrom(args: EnclaveArgs): SecretProvisioning | undefined {
+  if (args.keyProvisioning !== 'gramine-secret-prov') {
+    if (args.secretProvCa !== undefined || args.secretProvServer !== undefined) {
+      throw new CconvError('E_USAGE', '--secret-prov-ca and --secret-prov-server need --key-provisioning gramine-secret-prov');
+    }
+    return undefined;
+  }
+  if (args.secretProvCa === undefined) {
+    throw new CconvError('E_USAGE', '--key-provisioning gramine-secret-prov needs --secret-prov-ca PATH', {
+      hint: "the in-image path of the PEM CA chain that signed the provisioning server's certificate",
+    });
+  }
+  return { kind: 'gramine-secret-prov', caChainPath: args.secretProvCa, ...(args.secretProvServer !== undefined ? { servers: args.secretProvServer } : {}) };
 }
 
 /** The policy file (or the default) with the --trust/--allow/--encrypt/--exclude overrides appended. */
@@ -175,6 +204,7 @@ export async function withMeasuredImage<T>(
   fn: (measured: MeasuredImage, image: Image, runtime: GramineRuntime) => Promise<T>,
 ): Promise<T> {
   const [settings, policy, fragment] = await Promise.all([settingsFrom(args), policyFrom(args), fragmentFrom(args)]);
+  const keyProvisioning = keyProvisioningFrom(args);
   const registry = await registryOptionsFrom(args, io);
   const refs = [parseReference(args.image), ...(args.runtimeImage !== undefined ? [parseReference(args.runtimeImage)] : [])];
   const sources = { registry, daemon: daemonFrom(io.env, refs) };
@@ -182,7 +212,7 @@ export async function withMeasuredImage<T>(
   try {
     const image = await openImage(args.image, args, report, sources);
     try {
-      const measured = await measureImage(image, { runtime, policy, settings, report, ...(fragment ? { fragment } : {}) });
+      const measured = await measureImage(image, { runtime, policy, settings, report, ...(fragment ? { fragment } : {}), ...(keyProvisioning ? { keyProvisioning } : {}) });
       return await fn(measured, image, runtime);
     } finally {
       await image.close();
