@@ -192,7 +192,8 @@ export class PfBatch {
   }
 
   /**
-   * Adds `plain` (the whole plaintext; not to be touched until the batch settles), to be written
+   * Adds `plain` (the whole plaintext; not to be touched until the batch settles; with `wipe`,
+   * not overlapping another file's, which it would zero before that one is read), to be written
    * at `target.offset` (of this batch's file) bound to `opts.path`. A path that does not fit
    * throws E_USAGE here; a wrong `opts.size` E_SIZE_MISMATCH (naming `opts.source` when given).
    */

@@ -29,6 +29,7 @@
  */
 #define NAPI_VERSION 8
 #include <errno.h>
+#include <limits.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <openssl/core_names.h>
@@ -242,6 +243,7 @@ static void files_execute(napi_env env, void *data) {
   /* One CSPRNG draw for the whole batch: each file's node keys, then its nonce. */
   unsigned char *keys = malloc(keys_len), *out = malloc(out_max), *tree = malloc(tree_max ? tree_max : 1);
   j->job.fail = crypto_open(&c, j->key);
+  if (!j->job.fail && keys_len > INT_MAX) j->job.fail = "batch too large"; /* over 500 GiB of plaintext */
   if (!j->job.fail && (!keys || !out || !tree)) j->job.fail = "out of memory";
   if (!j->job.fail && RAND_bytes(keys, (int)keys_len) != 1) j->job.fail = "RAND_bytes failed";
   unsigned char *k = keys;
