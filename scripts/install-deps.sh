@@ -48,7 +48,7 @@ if ((${#missing[@]} > 0)); then
   done
 fi
 
-command -v node >/dev/null 2>&1 || fail "node (>= 20.10) is not on PATH; install Node.js 20 first"
+command -v node >/dev/null 2>&1 || fail "node (>= 20.15) is not on PATH; install Node.js 20 first"
 command -v npm >/dev/null 2>&1 || fail "npm is not on PATH"
 
 # node_modules is stale when npm's own record of the tree is missing or older than the lock file.

@@ -2,7 +2,8 @@
  * Spools a built layer to a temp file as gzip, hashing the uncompressed tar (diff_id) and the
  * compressed bytes (blob digest) in the same pass, so the descriptor is known before any upload.
  * Gzip is Node's zlib at a fixed level; Node writes no file name and mtime 0 in the gzip header,
- * so the same tar gives the same blob with the same zlib.
+ * so the same tar gives the same blob with the same zlib. A layer of ciphertexts is stored
+ * uncompressed inside its gzip framing instead (stored-gzip.ts: they do not compress).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -11,6 +12,8 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { wrapIoError } from '../errors.ts';
+import { BULK_WRITE_BUFFER } from '../files.ts';
+import { StoredGzip } from './stored-gzip.ts';
 import type { Descriptor, Digest } from '../image/types.ts';
 import { MediaType } from '../image/types.ts';
 
@@ -47,16 +50,20 @@ export interface SpooledLayer {
   file: string;
 }
 
+/** How spoolLayer compresses: deflate at GZIP_LEVEL, or stored blocks (for incompressible content). */
+export type LayerCompression = 'deflate' | 'stored';
+
 /**
- * Writes `tar` gzip-compressed to `file` (which must not exist), returning the digests. `onBytes`
+ * Writes `tar` as gzip to `file` (which must not exist), returning the digests. `onBytes`
  * sees uncompressed byte counts. On any error the partial file is removed and the error rethrown
  * (fs errors as E_IO; CconvErrors from the tar source unchanged).
  */
-export async function spoolLayer(tar: Readable, file: string, onBytes?: (n: number) => void): Promise<SpooledLayer> {
+export async function spoolLayer(tar: Readable, file: string, onBytes?: (n: number) => void, compression: LayerCompression = 'deflate'): Promise<SpooledLayer> {
   const raw = new Tap(onBytes);
   const packed = new Tap();
   try {
-    await pipeline(tar, raw, createGzip({ level: GZIP_LEVEL }), packed, createWriteStream(file, { flags: 'wx' }));
+    const gzip = compression === 'stored' ? new StoredGzip() : createGzip({ level: GZIP_LEVEL });
+    await pipeline(tar, raw, gzip, packed, createWriteStream(file, { flags: 'wx', highWaterMark: BULK_WRITE_BUFFER }));
   } catch (err) {
     tar.destroy();
     await rm(file, { force: true });

@@ -22,6 +22,7 @@ import { CconvError, wrapIoError } from '../errors.ts';
 import { PfBatch, encryptAt, encryptedSize, pfBoundPath, type PfTarget, type PfWriteOptions, type SecretKey } from '../encrypt/index.ts';
 import type { SelectedFile } from '../policy/index.ts';
 import { runTask, type Reporter } from '../progress.ts';
+import { comparePaths } from '../rootfs/index.ts';
 import type { Rootfs } from '../rootfs/types.ts';
 
 /** Default `bufferMax`: files up to 4 MiB are read whole and encrypted in the background. */
@@ -254,7 +255,8 @@ export async function encryptSelected(
     });
     const byPath = new Map<string, { f: SelectedFile; target: PfTarget }>();
     let offset = 0;
-    for (const f of selected) {
+    // Laid out in the order the assembler's cconv layer lists them (depth-first by name), so it reads the spool sequentially.
+    for (const f of [...selected].sort((a, b) => comparePaths(a.path.slice(1), b.path.slice(1)))) {
       byPath.set(f.path.slice(1), { f, target: { file, offset, name: `${spool} (ciphertext of ${f.path})` } });
       offset += encryptedSize(f.size);
     }

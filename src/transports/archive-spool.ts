@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { CconvError, isCconvError, wrapIoError } from '../errors.ts';
+import { BULK_WRITE_BUFFER } from '../files.ts';
 import type { Digest } from '../image/types.ts';
 import { READ_CHUNK } from './fs-blob.ts';
 
@@ -111,7 +112,7 @@ export async function spoolTar(file: string, dir: string, options: SpoolOptions 
       if (name !== undefined && (type === 'file' || type === 'contiguous-file')) {
         const tap = new HashTap();
         const path = join(dir, String(++counter).padStart(6, '0'));
-        await pipeline(entry, tap, createWriteStream(path, { flags: 'wx' }));
+        await pipeline(entry, tap, createWriteStream(path, { flags: 'wx', highWaterMark: BULK_WRITE_BUFFER }));
         const member: SpooledMember = { name, path, size: tap.size, digest: `sha256:${tap.hash.digest('hex')}` as Digest, head: tap.head };
         spool.members.set(name, member);
         if (!spool.byDigest.has(member.digest)) spool.byDigest.set(member.digest, member);

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { CconvError, wrapIoError } from '../errors.ts';
+import { BULK_WRITE_BUFFER } from '../files.ts';
 import { createVerifier, digestOf, splitDigest } from '../image/digest.ts';
 import { isConfigMediaType, isLayerMediaType } from '../image/media.ts';
 import type { Descriptor, Digest } from '../image/types.ts';
@@ -51,7 +52,7 @@ export class DockerArchiveDestination implements ImageDestination {
   private start(): tar.Pack {
     if (this.pack === undefined) {
       this.pack = tar.pack();
-      this.writing = pipeline(this.pack, createWriteStream(this.tmp, { flags: 'wx' }));
+      this.writing = pipeline(this.pack, createWriteStream(this.tmp, { flags: 'wx', highWaterMark: BULK_WRITE_BUFFER }));
       this.writing.catch(() => {}); // awaited in commit; failures also surface through the entries
     }
     return this.pack;

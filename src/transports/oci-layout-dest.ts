@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CconvError, wrapIoError } from '../errors.ts';
+import { BULK_WRITE_BUFFER } from '../files.ts';
 import { createVerifier, digestOf, parseDigest } from '../image/digest.ts';
 import type { Descriptor, Digest, Index } from '../image/types.ts';
 import { MediaType } from '../image/types.ts';
@@ -31,8 +32,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Bytes a blob's file stream buffers before it pushes back (chunks in the buffer go out in one writev). */
-const WRITE_BUFFER = 1024 * 1024;
 
 const tmpSuffix = (): string => `.tmp-${randomBytes(6).toString('hex')}`;
 
@@ -92,7 +91,7 @@ export class OciLayoutDestination implements ImageDestination {
     await this.store(descriptor, async (tmp, verifier) => {
       // A large buffer lets chunks (16 KiB TLS records from a registry) pile up while a write is in
       // flight and go out in one writev, instead of one thread-pool round trip per chunk.
-      await pipeline(content, verifier, createWriteStream(tmp, { flags: 'wx', highWaterMark: WRITE_BUFFER }));
+      await pipeline(content, verifier, createWriteStream(tmp, { flags: 'wx', highWaterMark: BULK_WRITE_BUFFER }));
     }, () => content.destroy());
   }
 
@@ -105,7 +104,7 @@ export class OciLayoutDestination implements ImageDestination {
     await this.store(descriptor, async (tmp, verifier) => {
       await copyFile(path, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
       // What is verified is the copy itself, so a source changing meanwhile cannot slip through.
-      await pipeline(createReadStream(tmp, { highWaterMark: WRITE_BUFFER }), verifier, new Writable({ write: (_c, _e, cb) => cb() }));
+      await pipeline(createReadStream(tmp, { highWaterMark: BULK_WRITE_BUFFER }), verifier, new Writable({ write: (_c, _e, cb) => cb() }));
     });
   }
 

@@ -3,9 +3,10 @@
  * background), ones over the buffering threshold (streamed), and the sizes where the protected-file
  * layout changes (0, 3072, 3073, one full MHT group). Every ciphertext must decrypt, with the
  * in-image path as bound path, to its exact plaintext; results come sorted by path, each with its
- * exact range of the one spool file (ranges back to back, in selection order); close() removes the
- * temp dir; a failure in the middle (an input stream that errors, a size that lies, an fs error in
- * a background encryption) fails the call and leaves nothing in the temp dir's parent. And
+ * exact range of the one spool file (ranges back to back, depth-first by name: the order the
+ * assembler's cconv layer reads them in); close() removes the temp dir; a failure in the middle
+ * (an input stream that errors, a size that lies, an fs error in a background encryption) fails
+ * the call and leaves nothing in the temp dir's parent. And
  * BatchEncryptor, which runs the background batches: a failing batch stops what comes next.
  */
 import test from 'ava';
@@ -20,6 +21,7 @@ import { BatchEncryptor, ENCRYPT_BATCH_BYTES } from '../../src/pipeline/encrypt.
 import { withFileSizeLimit } from '../helpers/rlimit.ts';
 import type { SelectedFile } from '../../src/policy/index.ts';
 import type { ProgressEvent } from '../../src/progress.ts';
+import { comparePaths } from '../../src/rootfs/index.ts';
 import type { Rootfs, RootfsEntry } from '../../src/rootfs/types.ts';
 import { fakeRootfs, file, symlink } from '../helpers/fake-rootfs.ts';
 
@@ -99,7 +101,7 @@ async function checkAll(t: import('ava').ExecutionContext, files: Map<string, Bu
   t.is(rootfs.delivered, files.size);
   const spool = await readFile(r.files[0]!.ciphertextFile);
   let offset = 0;
-  for (const s of sel) {
+  for (const s of [...sel].sort((a, b) => comparePaths(a.path.slice(1), b.path.slice(1)))) {
     const f = r.files.find((x) => x.path === s.path)!;
     const plain = files.get(f.path)!;
     t.is(f.ciphertextFile, r.files[0]!.ciphertextFile);
@@ -122,7 +124,7 @@ test('small files in the background and large ones streamed: every ciphertext de
   await checkAll(t, tree(), { bufferMax: THRESHOLD, concurrency: 4 });
 });
 
-test('the defaults (files up to 4 MiB buffered, 16 in flight within 16 MiB) give the same plaintexts back', async (t) => {
+test('the defaults (files up to 4 MiB buffered, batches of 1 MiB, 8 in flight within 16 MiB) give the same plaintexts back', async (t) => {
   await checkAll(t, tree(), {});
 });
 

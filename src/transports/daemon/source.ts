@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { CconvError } from '../../errors.ts';
+import { BULK_WRITE_BUFFER } from '../../files.ts';
 import type { Image } from '../../image/image.ts';
 import { runTask, silentReporter } from '../../progress.ts';
 import { DockerArchiveSource } from '../docker-archive.ts';
@@ -63,7 +64,7 @@ export class DaemonSource implements ImageSource {
         }
         tar.on('data', (chunk: Buffer) => advance(chunk.length));
         try {
-          await pipeline(tar, createWriteStream(file, { flags: 'wx' }), options.signal ? { signal: options.signal } : {});
+          await pipeline(tar, createWriteStream(file, { flags: 'wx', highWaterMark: BULK_WRITE_BUFFER }), options.signal ? { signal: options.signal } : {});
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS') throw new CconvError('E_IO', `writing ${file}: ${code}`, { cause: err });
