@@ -21,7 +21,7 @@ export function renderChart(r: SuiteResults): string {
       const m = ms.find((x) => x.id === pattern.replace('{}', i.name));
       return [size(i.name), m ? pick(m) : null];
     });
-  const stages = ['read/{}/gzip', 'flatten-hash/{}/gzip', 'flatten-hash/{}/zstd', 'encrypt-pf/{}', 'encrypt/{}', 'build/{}', 'push/{}', 'pull/{}', 'limit/node-inflate-sha256/{}', 'limit/igzip-openssl/{}'];
+  const stages = ['read/{}/gzip', 'flatten-hash/{}/gzip', 'flatten-hash/{}/zstd', 'encrypt-pf/{}', 'encrypt/{}', 'build/{}', 'build-encrypt/{}', 'push/{}', 'pull/{}', 'limit/node-inflate-sha256/{}', 'limit/igzip-openssl/{}'];
   const time: Panel = {
     title: 'Time against image size', xLabel: 'image content (log scale)', yLabel: 'seconds (median)', xTicks: ticks,
     series: stages.map((s) => ({ name: s.replace('/{}', ''), points: byImage(s, (m) => m.summary?.seconds.median ?? null) })).filter((s) => s.points.some(([, y]) => y !== null)),

@@ -2,7 +2,8 @@
  * The benchmark suite: generates the inputs, runs every stage and every limit `runs` times (each
  * stage in a fresh child), and returns the results. Prints nothing itself: progress goes to `log`.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { generateImage, loadGenerated, type GeneratedImage } from './gen.ts';
@@ -77,15 +78,17 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteResults> {
   const machine = await machineFacts();
   await mkdir(o.work, { recursive: true });
   // The build stage's inputs, made once on first use: the stand-in runtime image and a signing key.
-  let buildIn: Promise<{ runtime: string; key: string }> | undefined;
+  let buildIn: Promise<{ runtime: string; key: string; dataKey: string }> | undefined;
   const buildInputs = () => (buildIn ??= (async () => {
     const runtime = `oci:${(await ensureFixtures()).get('gramine-runtime').paths.oci!}`;
     const key = join(o.work, 'enclave-key.pem');
     await rm(key, { force: true });
+    const dataKey = join(o.work, 'data-key.bin');
+    await writeFile(dataKey, randomBytes(16), { mode: 0o600 });
     let err = '';
     const status = await runCli(['keygen', key], { stdout: () => {}, stderr: (x) => void (err += x), isTTY: false, env: { CI: 'true' }, readStdin: async () => Buffer.alloc(0) });
     if (status !== 0) throw new Error(`cconv keygen failed: ${err.trim()}`);
-    return { runtime, key };
+    return { runtime, key, dataKey };
   })());
 
   // Limits that need no inputs.
@@ -158,6 +161,10 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteResults> {
       // The whole cconv build (default policy: nothing encrypted), OCI layout to OCI layout.
       const build = await buildInputs();
       await measure({ id: `build/${name}`, kind: 'stage', label: 'cconv build, oci -> oci (default policy)', ...gzm }, stage('build', { dir, runtime: build.runtime, key: build.key, out: join(o.work, `${name}-build`), bytes: g.contentBytes }, tmo * 2));
+      // The same build encrypting every file under /usr/lib (all but the entrypoint): a second pass
+      // over the layers to encrypt, the layers rewritten without them, the ciphertexts' layer.
+      const encryptAll = ['--encrypt', '/usr/lib/**', '--data-key', build.dataKey];
+      await measure({ id: `build-encrypt/${name}`, kind: 'stage', label: "cconv build --encrypt '/usr/lib/**', oci -> oci", ...gzm }, stage('build', { dir, runtime: build.runtime, key: build.key, out: join(o.work, `${name}-build`), bytes: g.contentBytes, extra: encryptAll }, tmo * 4));
 
       if (registry) {
         const r = registry;
