@@ -13,9 +13,10 @@
  *     encoder was given the output's fd) and written with one write;
  *   - MHT node j once its 96 data nodes and its (up to 32) child MHT nodes are written;
  *   - node 0 last.
- * Memory: GROUPS_IN_FLIGHT + 1 group buffers (reused) + the decrypted MHT nodes still waiting for children (4 KiB
- * each: the ancestors of the current node plus, when the tree grows a level, the nodes of the level
- * above: at most about 1/32 of all MHT nodes, i.e. ~1 KiB per 3 MiB of plaintext).
+ * Memory: GROUPS_IN_FLIGHT + 1 group buffers of 384 KiB (reused) + the decrypted MHT nodes still
+ * waiting for children (4 KiB each: the ancestors of the current node plus, when the tree grows a
+ * level, the nodes of the level above: at most about 1/32 of all MHT nodes, i.e. ~1 KiB per 3 MiB
+ * of plaintext).
  */
 import { CconvError } from '../../errors.ts';
 import {
