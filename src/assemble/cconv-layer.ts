@@ -37,7 +37,8 @@ const READ_AHEAD = 4 << 20;
 /**
  * Reads ciphertext ranges with one open handle per file and a read-ahead window: encryptSelected
  * lays its spool out in this layer's order, so 20,000 small files take a few hundred reads, not
- * an open, reads and a close each. Chunks handed out are never reused (downstream may hold them).
+ * an open, reads and a close each (ranges out of file order cost one read each, no read-ahead).
+ * Chunks handed out are never reused (downstream may hold them).
  */
 class CiphertextReader {
   private readonly handles = new Map<string, Promise<FileHandle>>();
@@ -52,7 +53,9 @@ class CiphertextReader {
       while (at < end) {
         const w = this.window;
         if (w === undefined || w.file !== file || at < w.start || at >= w.start + w.bytes.length) {
-          this.window = await this.read(file, at, READ_AHEAD);
+          // Read ahead when the ranges come in file order; otherwise read this range only.
+          const sequential = w !== undefined && w.file === file && at === w.start + w.bytes.length;
+          this.window = await this.read(file, at, sequential ? READ_AHEAD : Math.min(READ_AHEAD, end - at));
           if (this.window.bytes.length === 0) {
             throw new CconvError('E_SIZE_MISMATCH', `the ciphertext of /${path} (${file}) is ${end - at} bytes short of its ${enc.size}`);
           }
