@@ -19,7 +19,8 @@
  * Built layers use the deterministic tar writer (tar-writer.ts: ustar, PAX only where needed,
  * numeric owners, empty uname/gname, no atime/ctime), entries depth-first sorted by name with
  * mtime = epoch (rewritten layers keep their members' order and mtimes), gzip level 6 from Node's
- * zlib without name/mtime. Each built layer is spooled to a file in a private temp dir under
+ * zlib without name/mtime (the cconv layer, when it holds ciphertexts: gzip of stored blocks,
+ * stored-gzip.ts, since ciphertext does not compress). Each built layer is spooled to a file in a private temp dir under
  * `tmpDir`, hashing diff_id and blob digest in the same pass; the dir goes on `close()` and on
  * every assembleImage error.
  *
