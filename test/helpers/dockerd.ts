@@ -158,6 +158,16 @@ export function sharedDockerd<C>(test: TestFn<C>, options: StartDockerdOptions =
   return () => (started ??= startDockerd(options));
 }
 
+/** `docker run --rm --network none TAG` on `d`: its stdout, or its exit status and stderr. */
+export async function dockerRun(d: Dockerd, tag: string): Promise<{ status: number; stdout: string; stderr: string }> {
+  try {
+    return { status: 0, stdout: (await d.docker(['run', '--rm', '--network', 'none', tag])).toString(), stderr: '' };
+  } catch (err) {
+    const e = err as Error & { stderr?: string; cause?: { code?: number } };
+    return { status: e.cause?.code ?? -1, stdout: '', stderr: e.stderr ?? '' };
+  }
+}
+
 /** True when GET /_ping on the unix socket answers 200 OK. */
 function ping(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {

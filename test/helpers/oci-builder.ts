@@ -39,6 +39,21 @@ export interface TarEntry {
   linkname?: string;
 }
 
+/**
+ * `size` deterministic pseudo-random bytes (xorshift32 from `seed`, each masked with `mask`): a
+ * smaller mask gives data that compresses somewhat, with many compressed blocks.
+ */
+export function xorshiftBytes(size: number, seed: number, mask: number): Buffer {
+  const out = Buffer.alloc(size);
+  for (let i = 0, x = seed; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & mask;
+  }
+  return out;
+}
+
 /** Packs entries, in the given order, into a tar. */
 export async function buildTar(entries: readonly TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();

@@ -15,7 +15,7 @@ import { ensureFixtures, type FixtureSet } from '../../fixtures/build.ts';
 import type { BuildResult } from '../../src/cli/commands/build.ts';
 import type { VerifyResult } from '../../src/cli/commands/verify.ts';
 import { cli } from '../helpers/cli.ts';
-import { sharedDockerd } from '../helpers/dockerd.ts';
+import { dockerRun, sharedDockerd } from '../helpers/dockerd.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 const EPOCH = '1767225600';
@@ -46,14 +46,9 @@ async function cconv(args: string[], stdin = '') {
   return cli(args, { DOCKER_HOST: (await dockerd()).dockerHost, SOURCE_DATE_EPOCH: EPOCH }, stdin);
 }
 
-/** `docker run --rm --network none TAG`: exit status, stdout and stderr. */
+/** `docker run --rm --network none TAG` on the private daemon. */
 async function run(tag: string): Promise<{ status: number; stdout: string; stderr: string }> {
-  try {
-    return { status: 0, stdout: (await (await dockerd()).docker(['run', '--rm', '--network', 'none', tag])).toString(), stderr: '' };
-  } catch (err) {
-    const e = err as Error & { stderr?: string; cause?: { code?: number } };
-    return { status: e.cause?.code ?? -1, stdout: '', stderr: e.stderr ?? '' };
-  }
+  return dockerRun(await dockerd(), tag);
 }
 
 /** The registry flags of every cconv command that talks to the test registry (password on stdin). */

@@ -19,7 +19,7 @@ import { generateSigningKey, pemFileSigner } from '../../src/enclave/index.ts';
 import { loadRuntimeDir, measureImage, signMeasured } from '../../src/pipeline/index.ts';
 import type { GramineRuntime } from '../../src/pipeline/index.ts';
 import { openSource } from '../../src/transports/index.ts';
-import { sharedDockerd } from '../helpers/dockerd.ts';
+import { dockerRun, sharedDockerd } from '../helpers/dockerd.ts';
 import { buildLayer, writeDockerArchive, type BuiltLayer, type TarEntry } from '../helpers/oci-builder.ts';
 
 const dockerd = sharedDockerd(test);
@@ -112,14 +112,9 @@ async function loadConverted(c: Converted, tag: string, options: { sig?: Buffer;
   return tag;
 }
 
-/** `docker run --rm --network none TAG`: stdout, or the exit status and stderr. */
+/** `docker run --rm --network none TAG` on the private daemon. */
 async function run(tag: string): Promise<{ status: number; stdout: string; stderr: string }> {
-  try {
-    return { status: 0, stdout: (await (await dockerd()).docker(['run', '--rm', '--network', 'none', tag])).toString(), stderr: '' };
-  } catch (err) {
-    const e = err as Error & { stderr?: string; cause?: { code?: number } };
-    return { status: e.cause?.code ?? -1, stdout: '', stderr: e.stderr ?? '' };
-  }
+  return dockerRun(await dockerd(), tag);
 }
 
 for (const flavour of ['glibc', 'musl'] as const) {

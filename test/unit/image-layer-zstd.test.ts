@@ -9,17 +9,11 @@ import { createLayer } from '../../src/image/layer.ts';
 import type { Descriptor, Digest } from '../../src/image/types.ts';
 import { flatten } from '../../src/rootfs/index.ts';
 import { openFileBlob } from '../../src/transports/fs-blob.ts';
-import { buildTar, sha256 } from '../helpers/oci-builder.ts';
+import { buildTar, sha256, xorshiftBytes } from '../helpers/oci-builder.ts';
 
 // A multi-MB layer: a 4 MB pseudo-random file (xorshift32, fixed seed) plus small files. Before
 // the fix, reading such a zstd layer stopped after 131072 bytes and the process exited with 13.
-const big = Buffer.alloc(4_000_000);
-for (let i = 0, x = 0x2545f491; i < big.length; i++) {
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  big[i] = x & 0x7f;
-}
+const big = xorshiftBytes(4_000_000, 0x2545f491, 0x7f);
 const small = Array.from({ length: 50 }, (_, i) => ({ name: `app/f${i}.txt`, content: `file ${i}\n`.repeat(i + 1) }));
 const tar = await buildTar([{ name: 'app/', type: 'directory' }, { name: 'app/big.bin', content: big }, ...small]);
 const zst = execFileSync('zstd', ['-q', '-3', '-c'], { input: tar, maxBuffer: 1 << 28 });

@@ -7,16 +7,11 @@ import { join } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import { ZstdDecompressor, createDecompressor, type ZstdBackend } from '../../src/image/decompress.ts';
 import { ZstdCliDecompressor, zstdCliAvailable } from '../../src/image/zstd-cli.ts';
+import { xorshiftBytes } from '../helpers/oci-builder.ts';
 
 // 3 MB of pseudo-random 6-bit bytes (xorshift32, fixed seed): compresses to ~2.3 MB, so there are
 // many 128 KiB zstd blocks and many 64 KiB file-stream chunks.
-const data = Buffer.alloc(3_000_000);
-for (let i = 0, x = 0x9e3779b9; i < data.length; i++) {
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  data[i] = x & 0x3f;
-}
+const data = xorshiftBytes(3_000_000, 0x9e3779b9, 0x3f);
 const zst = (input: Buffer, level = 3) => execFileSync('zstd', ['-q', `-${level}`, '-c'], { input, maxBuffer: 1 << 28 });
 const packed = zst(data);
 
