@@ -20,6 +20,7 @@ import { runCli } from '../src/cli/main.ts';
 import type { BuildResult } from '../src/cli/commands/build.ts';
 import { encryptPf } from './stages-pf.ts';
 import { tarHeader } from './tar.ts';
+import { vectorPath } from '../test/helpers/enclave-vectors.ts';
 
 /** What a stage reports besides timing. */
 export interface StageOutput {
@@ -32,8 +33,8 @@ export interface StageOutput {
 /** Arguments of a stage, as passed on the child's command line (JSON). */
 export type StageArgs = Record<string, string | number | boolean | string[]>;
 
-/** The PAL stand-in from the golden vectors (../shared/vectors, present on the team's machines). */
-export const LIBPAL = new URL('../../shared/vectors/inputs/libpal-standin/libpal.so', import.meta.url);
+/** The PAL stand-in from the golden vectors in test/vectors. */
+export const LIBPAL = vectorPath('inputs/libpal-standin/libpal.so');
 
 async function drainImage(ref: string): Promise<number> {
   const image = await openSource(parseReference(ref)).open();

@@ -1,14 +1,18 @@
 /**
- * Test helper (not a test): loads the Gramine golden signing vectors from ../shared/vectors
- * (see its README.md) at run time. Expected values always come from these files.
+ * Test helper (not a test): loads the Gramine golden signing vectors from test/vectors (see its
+ * README.md and PROVENANCE.md) at run time. Expected values always come from these files.
+ * This file holds the one definition of the vectors folder; other tests and the benchmark import it.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SigstructRequest } from '../../src/enclave/index.ts';
 import { parseSigstructDate } from '../../src/enclave/index.ts';
 
-/** The vectors folder. */
-export const VECTORS = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url));
+/** The vectors folder, test/vectors/, as a file URL (with a trailing '/'). */
+export const VECTORS_URL = new URL('../vectors/', import.meta.url);
+
+/** The vectors folder (absolute path, with a trailing '/'). */
+export const VECTORS = fileURLToPath(VECTORS_URL);
 
 /** Absolute path of a file in the vectors folder. */
 export function vectorPath(rel: string): string {

@@ -1,19 +1,19 @@
 /**
  * Test helper (not a test) for measure/: reads the Gramine golden signing vectors from
- * ../shared/vectors at run time (see its README.md) and builds case b's image root with the real
+ * test/vectors at run time (see its README.md) and builds case b's image root with the real
  * `flatten` over a fake single-layer image whose uncompressed layer is `rootfs.tar`.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Layer } from '../../src/image/image.ts';
 import type { Digest } from '../../src/image/types.ts';
 import { loadGramineConstants, type GramineConstants } from '../../src/measure/index.ts';
 import { flatten } from '../../src/rootfs/index.ts';
 import type { Rootfs } from '../../src/rootfs/types.ts';
+import { VECTORS } from './enclave-vectors.ts';
 
-/** The vectors folder (absolute, with a trailing '/'). */
-export const VECTORS = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url));
+/** The vectors folder (absolute, with a trailing '/'), defined in enclave-vectors.ts. */
+export { VECTORS };
 
 /** Reads a vector file. */
 export function vec(rel: string): Buffer {

@@ -1,5 +1,5 @@
 /**
- * `cconv gramine sign` against Gramine's golden vectors (../shared/vectors, read at run time):
+ * `cconv gramine sign` against Gramine's golden vectors (test/vectors, read at run time):
  * the written .sig must be app.sig byte for byte, and the printed identity the vector's.
  */
 import test from 'ava';

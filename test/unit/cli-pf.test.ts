@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitStatus } from '../../src/cli/exit.ts';
 import { cli } from '../helpers/cli.ts';
+import { VECTORS_URL } from '../helpers/enclave-vectors.ts';
 
-const PF = new URL('../../../shared/vectors/pf/', import.meta.url);
+const PF = new URL('pf/', VECTORS_URL);
 const INDEX = JSON.parse(readFileSync(new URL('index.json', PF), 'utf8')) as {
   wrap_key_file: string;
   vectors: Array<{ name: string; path: string; plaintext: string; ciphertext: string; plaintext_size: number; ciphertext_size: number; metadata: { major_version: number; minor_version: number } }>;

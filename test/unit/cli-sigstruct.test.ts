@@ -1,5 +1,5 @@
 /**
- * `cconv sigstruct view|export|import` against Gramine's golden vectors (../shared/vectors, read at
+ * `cconv sigstruct view|export|import` against Gramine's golden vectors (test/vectors, read at
  * run time). The two-step round trip signs with the real `openssl dgst -sha256 -sign`.
  */
 import test from 'ava';

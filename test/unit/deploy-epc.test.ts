@@ -1,6 +1,6 @@
 /**
  * EPC sizing of the Deployment generator: enclave memory read from Gramine's own signed manifests
- * (golden vectors in ../shared/vectors/sgx-sign, expected sizes from each case's vector.json), the
+ * (golden vectors in test/vectors/sgx-sign, expected sizes from each case's vector.json), the
  * EDMM cap, overrides, both resource names, and the errors.
  */
 import test from 'ava';
@@ -20,8 +20,9 @@ import {
   type DeployOptions,
   type EnclaveMemory,
 } from '../../src/deploy/index.ts';
+import { VECTORS_URL } from '../helpers/enclave-vectors.ts';
 
-const VECTORS = new URL('../../../shared/vectors/sgx-sign/', import.meta.url);
+const VECTORS = new URL('sgx-sign/', VECTORS_URL);
 const CASES = ['a-minimal', 'b-debug-chroot-trusted', 'c-edmm', 'd-cpu-features-exinfo', 'f-multipage-manifest'];
 
 interface Vector {

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { enclaveIdentityOf, parseSigstruct } from '../../src/enclave/index.ts';
 import { INTEL_EPC_RESOURCE, planDeployment, renderDeployment, writeDeployment, type DeploymentInput, type DeployOptions } from '../../src/deploy/index.ts';
+import { VECTORS_URL } from '../helpers/enclave-vectors.ts';
 
-const VECTORS = new URL('../../../shared/vectors/sgx-sign/', import.meta.url);
+const VECTORS = new URL('sgx-sign/', VECTORS_URL);
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 const ID = { mrenclave: 'a'.repeat(64), mrsigner: 'b'.repeat(64), isvProdId: 3, isvSvn: 9, debug: false };
 

@@ -3,11 +3,12 @@ import test from 'ava';
 import { readFileSync, readdirSync } from 'node:fs';
 import { aesCmac, deriveMetadataKey, kdfInput } from '../../src/encrypt/index.ts';
 import { cmacSubkeys } from '../../src/encrypt/pf/kdf.ts';
+import { VECTORS_URL } from '../helpers/enclave-vectors.ts';
 
-const PF = new URL('../../../shared/vectors/pf/', import.meta.url);
+const PF = new URL('pf/', VECTORS_URL);
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-// RFC 4493 section 4 test vectors (not part of shared/vectors: quoted from the RFC).
+// RFC 4493 section 4 test vectors (not part of test/vectors: quoted from the RFC).
 const RFC_KEY = hex('2b7e1516 28aed2a6 abf71588 09cf4f3c');
 const RFC_MSG = hex(
   '6bc1bee2 2e409f96 e93d7e11 7393172a ae2d8a57 1e03ac9c 9eb76fac 45af8e51' +

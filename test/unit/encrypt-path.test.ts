@@ -1,9 +1,10 @@
-// get_norm_path semantics (examples read from shared/vectors/README.md) and the LibOS binding rule.
+// get_norm_path semantics (examples read from test/vectors/README.md) and the LibOS binding rule.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { getNormPath, pfBoundPath } from '../../src/encrypt/index.ts';
+import { VECTORS_URL } from '../helpers/enclave-vectors.ts';
 
-const README = readFileSync(new URL('../../../shared/vectors/README.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+const README = readFileSync(new URL('README.md', VECTORS_URL), 'utf8').replace(/\s+/g, ' ');
 
 test('README examples of get_norm_path', (t) => {
   const becomes = [...README.matchAll(/`([^`]+)` becomes `([^`]+)`/g)].filter((m) => m[1]!.endsWith('.pf'));

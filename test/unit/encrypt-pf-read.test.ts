@@ -1,9 +1,10 @@
-// Reader against Gramine's own ciphertexts (shared/vectors/pf): plaintext, metadata, negative cases.
+// Reader against Gramine's own ciphertexts (test/vectors/pf): plaintext, metadata, negative cases.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { decryptToBuffer, readPfInfo } from '../../src/encrypt/index.ts';
+import { VECTORS_URL } from '../helpers/enclave-vectors.ts';
 
-const PF = new URL('../../../shared/vectors/pf/', import.meta.url);
+const PF = new URL('pf/', VECTORS_URL);
 const INDEX = JSON.parse(readFileSync(new URL('index.json', PF), 'utf8'));
 const KEY = readFileSync(new URL(INDEX.wrap_key_file, PF));
 const file = (rel: string) => readFileSync(new URL(rel, PF));

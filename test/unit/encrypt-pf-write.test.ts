@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { decryptFile, decryptToBuffer, encryptFile, encryptToFile, readPfInfo } from '../../src/encrypt/index.ts';
+import { VECTORS_URL } from '../helpers/enclave-vectors.ts';
 
-const PF = new URL('../../../shared/vectors/pf/', import.meta.url);
+const PF = new URL('pf/', VECTORS_URL);
 const INDEX = JSON.parse(readFileSync(new URL('index.json', PF), 'utf8'));
 const KEY = readFileSync(new URL(INDEX.wrap_key_file, PF));
 const NODE = 4096;

@@ -5,8 +5,8 @@ import test from 'ava';
 import tar from 'tar-stream';
 import { comparePaths, compilePolicy, defaultPolicy, parsePolicy, selectFiles, type Policy } from '../../src/policy/index.ts';
 import { chardev, dir, exe, fakeRootfs, file, hardlink, symlink, type FakeEntry } from '../helpers/fake-rootfs.ts';
+import { VECTORS_URL as VECTORS } from '../helpers/enclave-vectors.ts';
 
-const VECTORS = new URL('../../../shared/vectors/', import.meta.url);
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 const trustAll: Policy = { version: 1, rules: [{ type: 'trust', paths: ['/**'] }] };
 

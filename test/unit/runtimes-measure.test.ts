@@ -10,8 +10,8 @@ import { completeManifest, dumpManifestToml, loadGramineConstants, parseManifest
 import { defaultPolicy, selectFiles } from '../../src/policy/index.ts';
 import { renderManifest } from '../../src/runtimes/index.ts';
 import { exe, fakeRootfs, file, symlink, type FakeEntry } from '../helpers/fake-rootfs.ts';
+import { VECTORS_URL as VECTORS } from '../helpers/enclave-vectors.ts';
 
-const VECTORS = new URL('../../../shared/vectors/', import.meta.url);
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 
 const appFiles: FakeEntry[] = [

@@ -18,8 +18,8 @@ import {
   type RenderInput,
 } from '../../src/runtimes/index.ts';
 import { exe, fakeRootfs, file } from '../helpers/fake-rootfs.ts';
+import { VECTORS_URL as VECTORS } from '../helpers/enclave-vectors.ts';
 
-const VECTORS = new URL('../../../shared/vectors/', import.meta.url);
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 const root = fakeRootfs([
   exe('/usr/bin/app', 'app-binary'),

@@ -1,6 +1,6 @@
 /**
  * The stand-in gramine-sgx loader (fixtures/runtime/gramine_sgx_standin.c): its C port of the
- * MRENCLAVE algorithm gives Gramine's golden vectors (read at run time from ../shared/vectors) and
+ * MRENCLAVE algorithm gives Gramine's golden vectors (read at run time from test/vectors) and
  * the same value as cconv's TypeScript measurement of a cconv-made manifest; its TOML reader fails
  * loudly on what cconv never writes; it builds to the same bytes from any directory and is the
  * binary the gramine-runtime fixture ships. Needs gcc and libc6-dev (libc.a); no SGX, no docker.
