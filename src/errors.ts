@@ -36,7 +36,7 @@ export type ErrorCode =
   // runtime, measurement, signing
   | 'E_MANIFEST_TEMPLATE' // runtime template or user fragment cannot be rendered/merged
   | 'E_NO_ENTRYPOINT' // image config has neither Entrypoint nor Cmd
-  | 'E_ELF_INVALID' // libpal is not an x86-64 ELF shared object
+  | 'E_ELF_INVALID' // an ELF file cconv reads or patches (libpal, the host loader) is malformed, not x86-64 ELF64 LE, or cannot be patched
   | 'E_ENCLAVE_LAYOUT' // enclave too small, bad sizes
   | 'E_TRUSTED_FILE' // trusted file missing/not a regular file in the image, bad URI, dir URI without '/'
   | 'E_KEY_INVALID' // signing key wrong type, size or exponent; wrong passphrase
