@@ -6,3 +6,6 @@
 export { isElf64X86, readElfDynamic } from './read.ts';
 export { patchElf } from './patch.ts';
 export type { ElfDynamicInfo } from './types.ts';
+/** The shared-library closure of an executable inside an image root, as its glibc ld.so finds it. */
+export { DEFAULT_LIBRARY_DIRS, resolveElfClosure } from './closure.ts';
+export type { ClosureObject, ClosureOptions, ElfClosure } from './closure.ts';

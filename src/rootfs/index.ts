@@ -11,3 +11,5 @@ export type { TarEntry } from './tar-reader.ts';
 export { MAX_SYMLINKS, DEFAULT_READ_FILE_MAX } from './view.ts';
 /** Contracts of the view. */
 export type { ContentVisitor, EntryType, FlattenOptions, Rootfs, RootfsEntry, RootfsTotals } from './types.ts';
+/** The library directories an image's /etc/ld.so.conf (and its includes) lists. */
+export { ldSoConfDirs, LD_SO_CONF } from './ld-so-conf.ts';
