@@ -78,7 +78,7 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
     return await runTask(report, 'assemble', 'Assembling the output image', async (advance) => {
       const source = input.source;
       const hits = await findLayersWith(source.layers, encrypted, advance);
-      const runtime = await buildRuntimeLayer(input.runtime.rootfs, input.runtime.paths, { epoch: input.epoch, workDir: dir, file: join(dir, 'layer-runtime'), onBytes: advance });
+      const runtime = await buildRuntimeLayer(input.runtime.rootfs, input.runtime.paths, input.runtime.added ?? [], { epoch: input.epoch, workDir: dir, file: join(dir, 'layer-runtime'), onBytes: advance });
       checkRuntimeConflicts(input, runtime.entries);
       const app: AssembledLayer[] = [];
       for (const layer of source.layers) {

@@ -111,11 +111,20 @@ function historyOf(input: ConfigInput, created: string): History[] {
 
 /**
  * The output config bytes. Kept from the source: architecture, os (os.version, os.features),
- * variant, Env, ExposedPorts, Volumes, WorkingDir, Labels, StopSignal. Set: Entrypoint (the loader
+ * variant, Env (without LD_* variables, see hostEnv), ExposedPorts, Volumes, WorkingDir, Labels, StopSignal. Set: Entrypoint (the loader
  * argv), Cmd, User "" (the loader runs as root; the app's uid/gid are the enclave's loader.uid/gid),
  * the identity labels, rootfs, history, created = epoch. Everything else (Healthcheck, OnBuild,
  * Shell, author...) is dropped: it would run outside the enclave or no longer applies.
  */
+/**
+ * The container's Env, which only the host loader sees (the app's environment is the manifest's
+ * measured loader.env): the image's, less dynamic-linker variables (LD_PRELOAD, LD_LIBRARY_PATH,
+ * LD_AUDIT, ...), which would load the app's libraries into Gramine's glibc-linked loader.
+ */
+export function hostEnv(env: readonly string[] | null | undefined): string[] | undefined {
+  return env?.filter((e) => !e.startsWith('LD_')) ?? undefined;
+}
+
 export function buildConfig(input: ConfigInput): Buffer {
   const src = input.source;
   const c: ContainerConfig = src.config ?? {};
@@ -123,7 +132,7 @@ export function buildConfig(input: ConfigInput): Buffer {
   const config = compact({
     User: '',
     ExposedPorts: sortedMap(c.ExposedPorts),
-    Env: c.Env ?? undefined,
+    Env: hostEnv(c.Env),
     Entrypoint: [...input.entrypoint],
     Cmd: input.cmd === null ? null : [...input.cmd],
     Volumes: sortedMap(c.Volumes),

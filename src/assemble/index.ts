@@ -3,9 +3,10 @@
  *
  * Layers, bottom to top:
  * 1. ONE runtime layer built from the runtime image's root: the given paths only (Gramine's
- *    pkglibdir subtree and the loader paths, e.g. /usr/bin/gramine-sgx; a symlink brings what it
- *    resolves to), their parent directories, modes, owners and xattrs. Never the runtime image's
- *    base distribution: a musl app and a glibc app get the same runtime layer.
+ *    pkglibdir subtree; a link to a file outside it is written as that file), their parent
+ *    directories, modes, owners and xattrs, and the files the caller adds (the host loader's ELF
+ *    closure and the patched loader, see pipeline/host-loader.ts). Never the runtime image's base
+ *    distribution: a musl app and a glibc app get the same runtime layer.
  * 2. The app's layers, byte-identical (same blob, streamed from `openStored` and verified once, by the destination; Docker media
  *    types are written as their OCI equivalents, same bytes and digest) unless the layer holds a
  *    member at an encrypted path, at ANY layer, shadowed versions included, so the plaintext is
@@ -40,6 +41,7 @@ export { writeAssembled } from './write.ts';
 export type { WriteOptions } from './write.ts';
 /** Input and output types. */
 export type { AddedFile, AssembledImage, AssembledLayer, AssembleIdentity, AssembleInput, EncryptedFile } from './types.ts';
+export type { RuntimeAddedFile } from './runtime-layer.ts';
 /** Label keys, and the pure config/manifest builders. */
 export { BASE_DIGEST_ANNOTATION, CREATED_BY, LABELS, buildConfig, buildManifest, identityLabels, rfc3339 } from './config.ts';
 /** The deterministic tar writer. */

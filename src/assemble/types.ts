@@ -4,6 +4,7 @@ import type { Image } from '../image/image.ts';
 import type { Descriptor, Digest } from '../image/types.ts';
 import type { Reporter } from '../progress.ts';
 import type { Rootfs } from '../rootfs/types.ts';
+import type { RuntimeAddedFile } from './runtime-layer.ts';
 
 /** A file whose plaintext must appear in no layer; its ciphertext replaces it in the cconv layer. */
 export interface EncryptedFile {
@@ -43,14 +44,17 @@ export interface AssembleInput {
   sourceRootfs: Rootfs;
   /** The reference the user gave for the source (label `org.cconv.source.ref`). */
   sourceRef: string;
-  /** The runtime image's root and the absolute paths (pkglibdir, loader) to copy from it. */
-  runtime: { rootfs: Rootfs; paths: readonly string[] };
+  /**
+   * The runtime image's root, the absolute paths (pkglibdir) to copy from it, and files to add
+   * over them (the host loader's closure and the patched loader).
+   */
+  runtime: { rootfs: Rootfs; paths: readonly string[]; added?: readonly RuntimeAddedFile[] };
   encrypted: readonly EncryptedFile[];
   /** Files of the cconv layer: `.manifest.sgx` and `.sig` under /cconv/, the trusted argv file (0444). */
   files: readonly AddedFile[];
   /** Directories to create (mode 0755, root), e.g. a WorkingDir the image lacks. */
   createDirs: readonly string[];
-  /** The container's Entrypoint: the runtime loader's argv, e.g. ["/usr/bin/gramine-sgx", "/cconv/app"]. */
+  /** The container's Entrypoint: the runtime loader's argv, e.g. [PKGLIBDIR/sgx/loader, PKGLIBDIR/sgx/libpal.so, "init", "/cconv/app"]. */
   entrypoint: readonly string[];
   /** The container's Cmd; default null. */
   cmd?: readonly string[] | null;

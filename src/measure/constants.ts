@@ -44,6 +44,11 @@ export interface GramineConstants {
   readonly libosPath: string;
   /** Absolute path of the SGX PAL, `${pkglibdir}/sgx/libpal.so`. */
   readonly libpalPath: string;
+  /**
+   * Absolute path of the SGX host loader, `${pkglibdir}/sgx/loader`: the untrusted program that
+   * `gramine-sgx` runs as `loader LIBPAL init APP ARGS...` to create the enclave (not measured).
+   */
+  readonly hostLoaderPath: string;
   readonly defaults: ManifestDefaults;
   /** Every offset of the file, by its Gramine name. */
   readonly offsets: ReadonlyMap<string, bigint>;
@@ -126,6 +131,7 @@ export function parseGramineConstants(json: unknown): GramineConstants {
     pkglibdir,
     libosPath: `${pkglibdir}/${str(o, 'libos')}`,
     libpalPath: `${pkglibdir}/${str(o, 'libpal')}`,
+    hostLoaderPath: `${pkglibdir}/${str(o, 'hostLoader')}`,
     defaults: parseDefaults(o.manifestDefaults),
     offsets,
     big,

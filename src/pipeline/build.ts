@@ -28,14 +28,14 @@ import type { ImageDestination } from '../transports/types.ts';
 import { EarlyBlobs } from './early-blobs.ts';
 import type { SecretProvisioning } from './key-provisioning.ts';
 import { encryptSelected, type EncryptedFiles } from './encrypt.ts';
+import { planHostLoader, type HostLoader } from './host-loader.ts';
 import { measureImage } from './measure.ts';
 import type { GramineRuntime } from './runtime.ts';
 import { signMeasured } from './sign.ts';
 
-/** Where cconv puts its own files in the output image, and the loader that starts the enclave. */
+/** Where cconv puts its own files in the output image (the app is `${CCONV_DIR}/${APP_NAME}` to the loader). */
 export const CCONV_DIR = '/cconv';
 export const APP_NAME = 'app';
-export const LOADER_PATH = '/usr/bin/gramine-sgx';
 
 /** Inputs of `buildImage`. The caller opens (and closes) the source, runtime and destination. */
 export interface BuildInput {
@@ -88,11 +88,14 @@ export async function buildImage(input: BuildInput): Promise<BuildOutput> {
   if (runtimeRoot === undefined) {
     throw new CconvError('E_USAGE', 'cconv build needs the runtime as an image', { hint: 'pass --runtime-image REF (a --runtime-dir is enough only for measure and sign)' });
   }
+  // The host loader's closure first: a runtime image that cannot start any enclave fails the
+  // build before the app image is read.
+  const host = await planHostLoader(runtimeRoot, input.runtime.constants);
   const policy = input.policy ?? (await defaultPolicy());
   // With nothing to encrypt, every source layer is kept as it is: copy each one to the
   // destination as soon as flatten has verified it (early-blobs.ts).
   const early = policy.rules.some((r) => r.type === 'encrypt') ? undefined : new EarlyBlobs(input.destination, report);
-  const ctx: StageContext = { report, runtimeRoot, policy, early, writing: false };
+  const ctx: StageContext = { report, runtimeRoot, host, policy, early, writing: false };
   try {
     return await runStages(input, ctx);
   } catch (err) {
@@ -108,6 +111,7 @@ export async function buildImage(input: BuildInput): Promise<BuildOutput> {
 interface StageContext {
   report: Reporter;
   runtimeRoot: Rootfs;
+  host: HostLoader;
   policy: Policy;
   early: EarlyBlobs | undefined;
   /** Set once writeAssembled runs (it aborts the destination itself on failure). */
@@ -115,7 +119,7 @@ interface StageContext {
 }
 
 async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOutput> {
-  const { report, runtimeRoot, policy, early } = ctx;
+  const { report, runtimeRoot, host, policy, early } = ctx;
   const timings: Record<string, number> = {};
   const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
     const start = performance.now();
@@ -159,7 +163,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
         source: input.source,
         sourceRootfs: measured.rootfs,
         sourceRef: input.sourceRef,
-        runtime: { rootfs: runtimeRoot, paths: [input.runtime.pkglibdir, LOADER_PATH] },
+        runtime: { rootfs: runtimeRoot, paths: [input.runtime.pkglibdir], added: host.files },
         encrypted: encrypted?.files ?? [],
         files: [
           { path: manifestPath, content: measured.manifestSgx, mode: 0o644 },
@@ -167,7 +171,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
           ...(argv ? [{ path: argv.path, content: argv.content, mode: 0o444 }] : []),
         ],
         createDirs: measured.rendered.createDirs,
-        entrypoint: [LOADER_PATH, `${CCONV_DIR}/${APP_NAME}`],
+        entrypoint: [...host.argv, `${CCONV_DIR}/${APP_NAME}`],
         cmd: measured.rendered.settings.insecureArgs ? measured.rendered.argv.slice(1) : null,
         identity,
         runtimeInfo: { name: 'gramine', version: input.runtime.version },

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { CconvError, wrapIoError } from '../errors.ts';
 import type { Image } from '../image/image.ts';
 import { loadGramineConstants, type GramineConstants } from '../measure/index.ts';
-import type { Reporter } from '../progress.ts';
+import { silentReporter, type Reporter } from '../progress.ts';
 import { flatten } from '../rootfs/index.ts';
 import type { Rootfs } from '../rootfs/types.ts';
+import { chooseGramineVersion, detectGramineVersion, GRAMINE_SGX_SCRIPT, type DetectedVersion } from './runtime-version.ts';
 
 /** The largest libpal.so cconv reads (real ones are about 1-2 MiB). */
 const MAX_LIBPAL_BYTES = 64 * 1024 * 1024;
@@ -36,13 +37,18 @@ export interface GramineRuntime {
   trustedFiles: RuntimeTrustedFile[];
   /** Where it came from, for reports: a directory or an image digest. */
   source: string;
+  /** The version the runtime image says it holds, when it says. */
+  detectedVersion?: DetectedVersion;
   /** The runtime image and its flattened root, when it came from an image (the assembler reuses its layers). */
   image?: { image: Image; rootfs: Rootfs };
 }
 
 /** Options of the runtime loaders. */
 export interface RuntimeOptions {
-  /** Gramine version; default '1.9'. */
+  /**
+   * Gramine version whose layout constants apply. Default: for an image, the version the image
+   * holds (runtime-version.ts; E_CONFIG when cconv has no constants for it); for a directory, 1.9.
+   */
   version?: string;
   report?: Reporter;
 }
@@ -100,9 +106,16 @@ export async function loadRuntimeDir(dir: string, options: RuntimeOptions = {}):
  * the image; the image stays open (the caller closes it).
  */
 export async function loadRuntimeImage(image: Image, options: RuntimeOptions = {}): Promise<GramineRuntime> {
-  const constants = await loadGramineConstants(options.version ?? '1.9');
-  const rootfs = await flatten(image, options.report === undefined ? { hash: true } : { hash: true, report: options.report });
+  const report = options.report ?? silentReporter;
+  const rootfs = await flatten(image, { hash: true, report });
   const where = `runtime image ${image.manifestDigest}`;
+  const detected = await detectGramineVersion(rootfs);
+  const constants = await loadGramineConstants(await chooseGramineVersion(detected, options.version));
+  if (detected === undefined) {
+    report({ type: 'log', level: 'warn', message: `the runtime image does not say which Gramine it holds (no ${GRAMINE_SGX_SCRIPT} version line, no graminelibos package): assuming ${constants.version}` });
+  } else if (detected.series !== constants.version) {
+    report({ type: 'log', level: 'warn', message: `the runtime image holds Gramine ${detected.version}, measured with Gramine ${constants.version}'s layout as --gramine-version says` });
+  }
   const base = constants.pkglibdir.slice(1);
   const fileAt = (rel: string) => {
     const e = rootfs.resolve(`${base}/${rel}`);
@@ -128,6 +141,7 @@ export async function loadRuntimeImage(image: Image, options: RuntimeOptions = {
     libosSha256: libsysdb.sha256!,
     trustedFiles,
     source: where,
+    ...(detected === undefined ? {} : { detectedVersion: detected }),
     image: { image, rootfs },
   };
 }

@@ -1,18 +1,23 @@
 /**
  * Verifies a confidential image from its own bytes, trusting nothing it says about itself: the
  * SIGSTRUCT's signature, MRENCLAVE recomputed from the image's `.manifest.sgx` and the PAL in its
- * runtime layer, the LibOS hash, every trusted file's hash, and the identity labels. Each check
- * that fails is E_VERIFY_MISMATCH naming what differs (the first differing file).
+ * runtime layer, the LibOS hash, every trusted file's hash, the identity labels, and that the
+ * enclave can start: the Entrypoint is Gramine's loader command line, and the loader's ELF closure
+ * (interpreter and libraries) is complete in the flattened image and comes from cconv's private
+ * directory (host-loader.ts), with no dangling link in the runtime directory. Each check that
+ * fails is E_VERIFY_MISMATCH naming what differs (the first differing file).
  */
 import { LABELS } from '../assemble/index.ts';
 import { enclaveIdentityOf, verifySigstruct, type EnclaveIdentity } from '../enclave/index.ts';
 import { CconvError } from '../errors.ts';
 import type { Image } from '../image/image.ts';
-import { computeMrenclave, isTable, loadGramineConstants, parseManifestToml, uriPath, type TomlTable } from '../measure/index.ts';
+import { resolveElfClosure } from '../elf/index.ts';
+import { computeMrenclave, isTable, loadGramineConstants, parseManifestToml, uriPath, type GramineConstants, type TomlTable } from '../measure/index.ts';
 import { runTask, silentReporter, type Reporter } from '../progress.ts';
-import { flatten } from '../rootfs/index.ts';
+import { flatten, ldSoConfDirs } from '../rootfs/index.ts';
 import type { Rootfs } from '../rootfs/types.ts';
 import { APP_NAME, CCONV_DIR } from './build.ts';
+import { closureProblem, hostDir, hostLoaderArgv } from './host-loader.ts';
 
 const MAX_SMALL_FILE = 64 * 1024 * 1024;
 
@@ -46,6 +51,28 @@ function imageFileSha256(rootfs: Rootfs, path: string): string | undefined {
   return e?.type === 'file' ? e.sha256 : undefined;
 }
 
+/** Checks that the image's Entrypoint starts Gramine's loader and that the loader can run (module comment). */
+async function checkStartable(image: Image, rootfs: Rootfs, constants: GramineConstants): Promise<void> {
+  const entrypoint = image.config.config?.Entrypoint ?? [];
+  const want = [...hostLoaderArgv(constants), `${CCONV_DIR}/${APP_NAME}`];
+  if (entrypoint.length !== want.length || entrypoint.some((a, i) => a !== want[i])) {
+    throw mismatch(`the image's Entrypoint is ${JSON.stringify(entrypoint)}; an enclave of Gramine ${constants.version} starts with ${JSON.stringify(want)}`, 'rebuild the image with this version of cconv');
+  }
+  const closure = await resolveElfClosure(rootfs, constants.hostLoaderPath, { confDirs: await ldSoConfDirs(rootfs) });
+  const problem = closureProblem(closure, constants.hostLoaderPath);
+  if (problem !== undefined) throw mismatch(`the enclave cannot start: ${problem}`, 'a layer above the runtime layer may have deleted or replaced it');
+  const dir = hostDir(constants);
+  for (const obj of [closure!.interpreter!, ...closure!.libraries]) {
+    if (!obj.path.startsWith(`${dir}/`)) throw mismatch(`Gramine's loader would load ${obj.name} from ${obj.path}, not from ${dir}`);
+  }
+  const base = `${constants.pkglibdir.slice(1)}/`;
+  for (const e of rootfs.entries()) {
+    if (e.type === 'symlink' && e.path.startsWith(base) && rootfs.resolve(e.path) === undefined) {
+      throw mismatch(`the runtime's /${e.path} is a dangling link (-> ${e.linkTarget ?? ''})`);
+    }
+  }
+}
+
 /** Verifies `image`; see the module comment. */
 export async function verifyConfidentialImage(image: Image, options: VerifyImageOptions = {}): Promise<VerifyImageResult> {
   const report = options.report ?? silentReporter;
@@ -62,6 +89,7 @@ export async function verifyConfidentialImage(image: Image, options: VerifyImage
     if (measured.mrenclave !== identity.mrenclave) {
       throw mismatch(`MRENCLAVE of the image's manifest and PAL is ${measured.mrenclave}, but its SIGSTRUCT signs ${identity.mrenclave}`);
     }
+    await checkStartable(image, rootfs, constants);
     const manifest = parseManifestToml(manifestSgx.toString('utf8'));
     const loader = manifest.loader as TomlTable;
     const entry = isTable(loader?.entrypoint) ? loader.entrypoint : undefined;

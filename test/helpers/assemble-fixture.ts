@@ -66,7 +66,7 @@ export function appLayers(extra: TarEntry[] = []): Promise<Awaited<ReturnType<ty
 export const APP_CONFIG = {
   config: {
     User: 'app',
-    Env: ['PATH=/usr/bin:/bin', 'GREETING=hi'],
+    Env: ['PATH=/usr/bin:/bin', 'LD_PRELOAD=/usr/lib/libjemalloc.so.2', 'GREETING=hi'], // LD_* never reaches the output's Env
     Entrypoint: ['/app/run'],
     Cmd: ['--greet', 'world'],
     WorkingDir: '/app',
@@ -77,8 +77,12 @@ export const APP_CONFIG = {
   history: [{ created: '2000-01-01T00:00:00Z', created_by: 'layer 0' }, { created_by: 'ENV', empty_layer: true }, { created_by: 'layer 1', comment: 'c1' }, { created_by: 'layer 2' }],
 };
 
-/** The runtime image: a distro (bin/sh, etc/os-release, usr/bin/ls) plus Gramine under pkglibdir; layer 1 replaces libsysdb.so. */
-export function runtimeLayers(): Promise<Awaited<ReturnType<typeof buildLayer>>[]> {
+/**
+ * The runtime image: a distro (bin/sh, etc/os-release, usr/bin/ls) plus Gramine under pkglibdir
+ * with a link out of it (to a two-link chain in the distro's libdir, as Gramine's mbedTLS links)
+ * and a dangling one; layer 1 replaces libsysdb.so and adds `extra`.
+ */
+export function runtimeLayers(extra: TarEntry[] = []): Promise<Awaited<ReturnType<typeof buildLayer>>[]> {
   const g = PKGLIBDIR;
   return Promise.all([
     buildLayer([
@@ -93,6 +97,8 @@ export function runtimeLayers(): Promise<Awaited<ReturnType<typeof buildLayer>>[
       { name: 'usr/lib/', type: 'directory' },
       { name: 'usr/lib/x86_64-linux-gnu/', type: 'directory' },
       { name: 'usr/lib/x86_64-linux-gnu/libc.so.6', content: 'distro libc\n' },
+      { name: 'usr/lib/x86_64-linux-gnu/libmbedcrypto_gramine.so.16', type: 'symlink', linkname: 'libmbedcrypto_gramine.so.3.6.0' },
+      { name: 'usr/lib/x86_64-linux-gnu/libmbedcrypto_gramine.so.3.6.0', content: 'mbedcrypto\n', mode: 0o640 },
       { name: `${g}/`, type: 'directory' },
       { name: `${g}/libsysdb.so`, content: 'old libsysdb\n', mode: 0o755 },
       { name: `${g}/sgx/`, type: 'directory', mode: 0o700 },
@@ -103,8 +109,11 @@ export function runtimeLayers(): Promise<Awaited<ReturnType<typeof buildLayer>>[
       { name: `${g}/runtime/glibc/ld.so`, type: 'symlink', linkname: 'ld-linux-x86-64.so.2' },
       { name: `${g}/runtime/glibc/libc.so.6`, content: 'gramine libc\n' },
       { name: `${g}/runtime/glibc/libc6-link`, type: 'link', linkname: `${g}/runtime/glibc/libc.so.6` },
+      { name: `${g}/runtime/glibc/libmbedcrypto_gramine.so.16`, type: 'symlink', linkname: '../../../libmbedcrypto_gramine.so.16' },
+      { name: `${g}/runtime/glibc/nowhere.so`, type: 'symlink', linkname: '../../../nowhere.so' },
+      { name: `${g}/sgx/loader`, content: 'loader\n', mode: 0o755 },
     ], { compression: 'gzip' }),
-    buildLayer([{ name: `${g}/libsysdb.so`, content: 'new libsysdb\n', mode: 0o755 }], { compression: 'gzip' }),
+    buildLayer([{ name: `${g}/libsysdb.so`, content: 'new libsysdb\n', mode: 0o755 }, ...extra], { compression: 'gzip' }),
   ]);
 }
 
@@ -124,10 +133,10 @@ export interface Opened {
   work: string;
 }
 
-/** Builds both images into `dir` and opens them; `extra` adds members to app layer 0. */
-export async function openBoth(dir: string, extra: TarEntry[] = []): Promise<Opened> {
+/** Builds both images into `dir` and opens them; `extra` adds members to app layer 0, `runtimeExtra` to runtime layer 1. */
+export async function openBoth(dir: string, extra: TarEntry[] = [], runtimeExtra: TarEntry[] = []): Promise<Opened> {
   const app = await openLayout(join(dir, 'app'), await appLayers(extra), APP_CONFIG);
-  const runtime = await openLayout(join(dir, 'runtime'), await runtimeLayers());
+  const runtime = await openLayout(join(dir, 'runtime'), await runtimeLayers(runtimeExtra));
   const ciphertextFile = join(dir, 'secret.key.pf');
   await writeFile(ciphertextFile, CIPHERTEXT);
   const work = join(dir, 'work');
@@ -143,7 +152,14 @@ export function inputFor(o: Opened, overrides: Partial<AssembleInput> = {}): Ass
     source: o.app,
     sourceRootfs: o.appRoot,
     sourceRef: 'oci:app:latest',
-    runtime: { rootfs: o.runtimeRoot, paths: [`/${PKGLIBDIR}`, '/usr/bin/gramine-sgx'] },
+    runtime: {
+      rootfs: o.runtimeRoot,
+      paths: [`/${PKGLIBDIR}`],
+      added: [
+        { path: `/${PKGLIBDIR}/sgx/loader`, content: Buffer.from('patched loader\n'), mode: 0o755 },
+        { path: `/${PKGLIBDIR}/sgx/host/libc.so.6`, content: Buffer.from('host libc\n'), mode: 0o644 },
+      ],
+    },
     encrypted: [{ path: '/app/secret.key', ciphertextFile: o.ciphertextFile, size: CIPHERTEXT.length }],
     files: [
       { path: '/cconv/app.manifest.sgx', content: Buffer.from('manifest bytes\n'), mode: 0o444 },
@@ -151,7 +167,7 @@ export function inputFor(o: Opened, overrides: Partial<AssembleInput> = {}): Ass
       { path: '/cconv/app.argv', content: Buffer.from('/app/run\0--greet\0world\0'), mode: 0o444 },
     ],
     createDirs: ['/srv/work'],
-    entrypoint: ['/usr/bin/gramine-sgx', '/cconv/app'],
+    entrypoint: [`/${PKGLIBDIR}/sgx/loader`, `/${PKGLIBDIR}/sgx/libpal.so`, 'init', '/cconv/app'],
     identity: IDENTITY,
     runtimeInfo: { name: 'gramine', version: '1.9' },
     epoch: EPOCH,

@@ -2,7 +2,7 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { assembleImage, keptDescriptor } from '../../src/assemble/index.ts';
 import type { Digest } from '../../src/image/types.ts';
-import { APP_CONFIG, IDENTITY, inputFor, openBoth, tempDir } from '../helpers/assemble-fixture.ts';
+import { IDENTITY, inputFor, openBoth, tempDir } from '../helpers/assemble-fixture.ts';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
 
@@ -32,8 +32,8 @@ test('config: kept fields, loader entrypoint, identity labels, diff_ids, history
     config: {
       User: '',
       ExposedPorts: { '8080/tcp': {} },
-      Env: APP_CONFIG.config.Env,
-      Entrypoint: ['/usr/bin/gramine-sgx', '/cconv/app'],
+      Env: ['PATH=/usr/bin:/bin', 'GREETING=hi'], // the source's LD_PRELOAD is dropped
+      Entrypoint: inputFor(o).entrypoint,
       Cmd: null,
       WorkingDir: '/app',
       Labels: { 'com.example.a': 'a', 'com.example.z': 'z', ...labels },

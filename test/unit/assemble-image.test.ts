@@ -91,7 +91,7 @@ test('a hardlink to an encrypted file is refused, and the temp dir is removed', 
   t.deepEqual(await listDir(o.work), []);
 });
 
-test('the runtime layer holds exactly the runtime paths and their parents', async (t) => {
+test('the runtime layer: the runtime paths, their parents, added files over them; links out of pkglibdir dereferenced, dangling ones dropped', async (t) => {
   const dir = await tempDir(t);
   const o = await openBoth(dir);
   const img = closing(t, await assembleImage(inputFor(o)));
@@ -100,8 +100,6 @@ test('the runtime layer holds exactly the runtime paths and their parents', asyn
   const row = (name: string, type: string, mode: number, linkname = '', content = '', uid = 0, gid = 0) => ({ name, type, mode, uid, gid, mtime: EPOCH, linkname, content: Buffer.from(content) });
   t.deepEqual(members, [
     row('usr/', 'dir', 0o755),
-    row('usr/bin/', 'dir', 0o755),
-    row('usr/bin/gramine-sgx', 'file', 0o755, '', 'loader\n'),
     row('usr/lib/', 'dir', 0o755),
     row('usr/lib/x86_64-linux-gnu/', 'dir', 0o755),
     row(`${g}/`, 'dir', 0o755),
@@ -112,9 +110,20 @@ test('the runtime layer holds exactly the runtime paths and their parents', asyn
     row(`${g}/runtime/glibc/ld.so`, 'symlink', 0o644, 'ld-linux-x86-64.so.2'),
     row(`${g}/runtime/glibc/libc.so.6`, 'file', 0o644, '', 'gramine libc\n'),
     row(`${g}/runtime/glibc/libc6-link`, 'link', 0o644, `${g}/runtime/glibc/libc.so.6`),
+    row(`${g}/runtime/glibc/libmbedcrypto_gramine.so.16`, 'file', 0o640, '', 'mbedcrypto\n'),
     row(`${g}/sgx/`, 'dir', 0o700),
+    row(`${g}/sgx/host/`, 'dir', 0o755),
+    row(`${g}/sgx/host/libc.so.6`, 'file', 0o644, '', 'host libc\n'),
     row(`${g}/sgx/libpal.so`, 'file', 0o755, '', 'libpal\n', 7, 8),
+    row(`${g}/sgx/loader`, 'file', 0o755, '', 'patched loader\n'),
   ]);
+});
+
+test('a link from pkglibdir to a directory outside it is E_CONFIG naming both', async (t) => {
+  const dir = await tempDir(t);
+  const o = await openBoth(dir, [], [{ name: `${PKGLIBDIR}/runtime/python`, type: 'symlink', linkname: '/usr/lib' }]);
+  await t.throwsAsync(assembleImage(inputFor(o)), { code: 'E_CONFIG', message: /runtime\/python links to the dir \/usr\/lib, outside/ });
+  t.deepEqual(await listDir(o.work), []);
 });
 
 test('the cconv layer: added files, ciphertext with the original owner and mode, created and missing parent dirs', async (t) => {

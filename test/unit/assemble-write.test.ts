@@ -42,7 +42,8 @@ test('written to an OCI layout and read back: the tree a container sees; temp di
   t.deepEqual(meta('app'), { type: 'dir', mode: 0o750, uid: 1000, gid: 1000, sha256: undefined });
   t.deepEqual(meta('srv/work'), { type: 'dir', mode: 0o755, uid: 0, gid: 0, sha256: undefined });
   t.is(meta(`${PKGLIBDIR}/libsysdb.so`)?.sha256, hex('new libsysdb\n'));
-  t.is(meta('usr/bin/gramine-sgx')?.sha256, hex('loader\n'));
+  t.is(meta(`${PKGLIBDIR}/sgx/loader`)?.sha256, hex('patched loader\n'));
+  t.is(meta('usr/bin/gramine-sgx'), undefined);
   t.is(root.get(`${PKGLIBDIR}/runtime/glibc/libc6-link`)?.hardlinkTo, `${PKGLIBDIR}/runtime/glibc/libc.so.6`);
   // App files all there; nothing of the runtime image's distribution.
   for (const p of ['app/run', 'app/data.txt', 'app/other.txt', 'etc/passwd']) t.is(root.get(p)?.type, 'file', p);

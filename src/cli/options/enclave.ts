@@ -26,7 +26,7 @@ export interface EnclaveArgs {
   runtime: string;
   runtimeImage?: string;
   runtimeDir?: string;
-  gramineVersion: string;
+  gramineVersion?: string;
   policy?: string;
   trust?: string[];
   allow?: string[];
@@ -63,7 +63,7 @@ export function enclaveOptions(y: Argv): Argv {
     .option('runtime-image', { type: 'string', group: RUNTIME, describe: 'image holding the Gramine runtime at its PKGLIBDIR (any reference form)' })
     .option('runtime-dir', { type: 'string', group: RUNTIME, describe: 'directory laid out as Gramine\'s PKGLIBDIR (libsysdb.so, sgx/libpal.so, runtime/glibc/)' })
     .conflicts('runtime-image', 'runtime-dir')
-    .option('gramine-version', { type: 'string', default: '1.9', group: RUNTIME, describe: 'Gramine version whose layout constants apply (runtimes/gramine/VERSION.json)' })
+    .option('gramine-version', { type: 'string', group: RUNTIME, describe: 'Gramine version whose layout constants apply (runtimes/gramine/VERSION.json); default: the version the runtime image holds' })
     .option('policy', { type: 'string', group: POLICY, describe: 'policy file (JSON); default policies/default.json' })
     .option('trust', { type: 'string', array: true, group: POLICY, describe: 'also trust files matching GLOB (repeatable)' })
     .option('allow', { type: 'string', array: true, group: POLICY, describe: 'list files matching GLOB as allowed (unprotected) files' })
@@ -176,7 +176,7 @@ export async function openImage(reference: string, args: Pick<EnclaveArgs, 'plat
  * releases the runtime image (a no-op for a directory).
  */
 export async function runtimeFrom(args: EnclaveArgs, report: Reporter, sources: SourceOptions = {}): Promise<{ runtime: GramineRuntime; close: () => Promise<void> }> {
-  const options = { version: args.gramineVersion, report };
+  const options = { ...(args.gramineVersion === undefined ? {} : { version: args.gramineVersion }), report };
   if (args.runtimeDir !== undefined) return { runtime: await loadRuntimeDir(args.runtimeDir, options), close: async () => {} };
   if (args.runtimeImage === undefined) {
     throw new CconvError('E_USAGE', 'no Gramine runtime given', {

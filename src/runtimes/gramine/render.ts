@@ -6,11 +6,13 @@
  * (runtimes/gramine/manifest.template.toml) < settings < user fragment (with the checks of
  * merge.ts). Then cconv's lists go in: sgx.trusted_files = runtime files, the argv file, the
  * policy's trusted files, then the fragment's; sgx.allowed_files likewise; one encrypted mount
- * per encrypted file. Finally <pkglibdir>/runtime/glibc is put first in LD_LIBRARY_PATH.
+ * per encrypted file. LD_LIBRARY_PATH is the image's own, then the directories of its
+ * /etc/ld.so.conf, then the template's; finally <pkglibdir>/runtime/glibc is put first.
  */
 import { createHash } from 'node:crypto';
 import { CconvError } from '../../errors.ts';
 import type { FileSelection } from '../../policy/types.ts';
+import { ldSoConfDirs } from '../../rootfs/index.ts';
 import { findExecutable, imageArgv, imageEnv, imageWorkdir, serializeArgv } from './entrypoint.ts';
 import { mergeFragment, type MergeContext } from './merge.ts';
 import { resolveSettings, validateSettings } from './settings.ts';
@@ -102,8 +104,12 @@ export async function renderManifest(input: RenderInput): Promise<RenderedManife
   const mergedEnv: ManifestTable = {};
   for (const [k, v] of env) mergedEnv[k] = v;
   for (const [k, v] of Object.entries(templateEnv)) mergedEnv[k] = v;
-  if (imageLibPath.length > 0 || templateEnv['LD_LIBRARY_PATH'] !== undefined) {
-    mergedEnv['LD_LIBRARY_PATH'] = [...imageLibPath, ...splitPathList(templateEnv['LD_LIBRARY_PATH'])].join(':');
+  // The image's ld.so.conf directories (e.g. /opt/app/lib registered there) come after its own
+  // LD_LIBRARY_PATH and before the template's standard directories, as its ld.so would search them.
+  const templateLibPath = splitPathList(templateEnv['LD_LIBRARY_PATH']);
+  const confDirs = (await ldSoConfDirs(input.rootfs)).filter((d) => !imageLibPath.includes(d) && !templateLibPath.includes(d));
+  if (imageLibPath.length > 0 || confDirs.length > 0 || templateEnv['LD_LIBRARY_PATH'] !== undefined) {
+    mergedEnv['LD_LIBRARY_PATH'] = [...imageLibPath, ...confDirs, ...templateLibPath].join(':');
   }
   loader['env'] = mergedEnv;
   loader['uid'] = BigInt(user.uid);
