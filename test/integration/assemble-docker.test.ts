@@ -26,11 +26,11 @@ test('docker load accepts the assembled image; inspect shows entrypoint, labels 
   await d.docker(['load', '-i', file]);
   const [info] = JSON.parse((await d.docker(['image', 'inspect', 'cconv-test/app:sgx'])).toString());
   t.is(info.Id, img.configDescriptor.digest);
-  t.deepEqual(info.Config.Entrypoint, ['/usr/bin/gramine-sgx', '/cconv/app']);
+  t.deepEqual(info.Config.Entrypoint, inputFor(o).entrypoint);
   t.is(info.Config.Cmd, null);
   t.is(info.Config.User, '');
   t.is(info.Config.WorkingDir, '/app');
-  t.deepEqual(info.Config.Env, ['PATH=/usr/bin:/bin', 'GREETING=hi']);
+  t.deepEqual(info.Config.Env, ['PATH=/usr/bin:/bin', 'GREETING=hi']); // the source's LD_PRELOAD is not
   t.deepEqual(info.Config.Labels, {
     'com.example.a': 'a',
     'com.example.z': 'z',
@@ -57,7 +57,8 @@ test('docker load accepts the assembled image; inspect shows entrypoint, labels 
   t.deepEqual(seen.get('app/secret.key'), { mode: 0o600, uid: 1000, gid: 1001, content: CIPHERTEXT });
   t.is(seen.get('cconv/app.argv')?.mode, 0o444);
   t.is(seen.get('cconv/app.manifest.sgx')?.content.toString(), 'manifest bytes\n');
-  t.is(seen.get('usr/bin/gramine-sgx')?.content.toString(), 'loader\n');
+  t.is(seen.get('usr/lib/x86_64-linux-gnu/gramine/sgx/loader')?.content.toString(), 'patched loader\n');
+  t.is(seen.get('usr/lib/x86_64-linux-gnu/gramine/runtime/glibc/libmbedcrypto_gramine.so.16')?.content.toString(), 'mbedcrypto\n');
   t.is(seen.get('app')?.mode, 0o750);
   t.is(seen.get('srv/work')?.mode, 0o755);
   t.false(seen.has('etc/os-release'));

@@ -66,8 +66,8 @@ for (const flavour of ['glibc', 'musl'] as const) {
     const d = await dockerd();
     const config = JSON.parse((await d.docker(['image', 'inspect', '--format', '{{json .Config}}', `cconv-fixture/app-${flavour}:latest-sgx`])).toString()) as { Entrypoint: string[]; Labels: Record<string, string> };
     t.is(config.Labels['org.cconv.sgx.mrenclave'], result.identity.mrenclave);
-    // The app starts through the runtime's loader (the stand-in gramine-sgx checks the enclave files first).
-    t.deepEqual(config.Entrypoint, ['/usr/bin/gramine-sgx', '/cconv/app']);
+    // The app starts through Gramine's loader (the stand-in checks the enclave files first).
+    t.deepEqual(config.Entrypoint, ['/usr/lib/x86_64-linux-gnu/gramine/sgx/loader', '/usr/lib/x86_64-linux-gnu/gramine/sgx/libpal.so', 'init', '/cconv/app']);
 
     const original = await run(repoTag);
     t.is(original.status, 0, original.stderr);
