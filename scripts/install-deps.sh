@@ -6,8 +6,11 @@
 set -euo pipefail
 
 # gcc + libc6-dev: the gramine-runtime fixture compiles its C stand-ins (fixtures/runtime/).
-# musl + musl-tools: the app-musl fixture is built with musl-gcc (fixtures/apps/).
-PACKAGES=(docker.io docker-registry skopeo apache2-utils zstd isal umoci openssl gcc libc6-dev musl musl-tools)
+# musl + musl-tools (musl-gcc, musl-dev's libc.a): app-musl and app-static are built with musl-gcc (fixtures/apps/).
+# binutils: readelf, which the fixture tests use to check the stand-in loader's ELF shape.
+# The fixtures also take files from Debian packages (fixtures/debs.ts): apt-get download and
+# dpkg-deb, which every Debian has; they need the Debian mirror once, then a local cache.
+PACKAGES=(docker.io docker-registry skopeo apache2-utils zstd isal umoci openssl gcc libc6-dev musl musl-tools binutils)
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOG="$(mktemp -t cconv-install-deps.XXXXXX)"
 trap 'rm -f "$LOG"' EXIT
