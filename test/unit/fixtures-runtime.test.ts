@@ -1,8 +1,10 @@
 /**
- * The gramine-runtime fixture: stand-ins compiled from fixtures/runtime/*.c give the same bytes
+ * The gramine-runtime fixtures: stand-ins compiled from fixtures/runtime/*.c give the same bytes
  * from any directory and in every build, libpal has the PT_LOAD shape the measurement needs (our
- * parser agrees with binutils' readelf), MRENCLAVE over it is stable, and the image carries the
- * runtime under Gramine's pkglibdir. Needs gcc and readelf (binutils); no network.
+ * parser agrees with binutils' readelf), MRENCLAVE over it is stable, and the image has Gramine's
+ * installed shape on a merged-/usr Debian base: the gramine-sgx bash script, pkglibdir with the
+ * loader, runtime/glibc/ links that leave pkglibdir, the Python package's version. Needs gcc and
+ * readelf (binutils); the Debian packages are downloaded once (fixtures/debs.ts).
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
@@ -47,7 +49,10 @@ function tree(dir: string, rel = ''): Record<string, string> {
   return out;
 }
 
-/** The root filesystem of one image form of a built fixture, with file hashes. */
+/**
+ * The root filesystem of one image form of a built fixture, with file hashes. `readFile` works
+ * afterwards for OCI layouts only (they hold nothing open; archives remove their spool on close).
+ */
 async function rootfsOf(ref: ImageReference): Promise<{ rootfs: Rootfs; labels: Record<string, string> | undefined }> {
   const image = await openSource(ref).open();
   try {
@@ -101,9 +106,11 @@ test('the fixture builds twice to identical bytes, equal to the cached build', (
   t.is(a.ociDigest, b.ociDigest);
   t.is(a.ociDigest, cached.ociDigest);
   t.deepEqual(tree(cached.dir!), tree(a.dir!));
+  // pkglibdir as a plain dir: regular files only, the links out of it written with their targets' content.
   t.deepEqual(Object.keys(tree(a.dir!)), [
     'libsysdb.so', 'runtime/', 'runtime/glibc/', 'runtime/glibc/ld-linux-x86-64.so.2', 'runtime/glibc/libc.so.6',
-    'runtime/glibc/libdl.so.2', 'runtime/glibc/libm.so.6', 'runtime/glibc/libpthread.so.0', 'runtime/glibc/libsecret_prov_attest.so', 'sgx/', 'sgx/libpal.so',
+    'runtime/glibc/libdl.so.2', 'runtime/glibc/libm.so.6', 'runtime/glibc/libmbedcrypto_gramine.so.16', 'runtime/glibc/libpthread.so.0',
+    'runtime/glibc/libra_tls_attest.so', 'runtime/glibc/libsecret_prov_attest.so', 'sgx/', 'sgx/libpal.so', 'sgx/loader',
   ]);
 });
 
@@ -155,26 +162,89 @@ test('MRENCLAVE over a simple manifest is 64 hex digits, the same for two builds
   t.not((await measure(a, pal)).mrenclave, ma.mrenclave);
 });
 
-test('every image form holds the runtime under pkglibdir, /usr/bin/gramine-sgx and the runtime labels', async (t) => {
+/** Entries of a flattened image by path without the leading '/': "mode sha256", "mode" for dirs, "-> target" for links. */
+function listing(rootfs: Rootfs): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of rootfs.entries()) {
+    const p = e.path.replace(/^\//, '');
+    out[p] = e.type === 'dir' ? e.mode.toString(8) : e.type === 'symlink' ? `-> ${e.linkTarget}` : `${e.mode.toString(8)} ${e.sha256}`;
+  }
+  return out;
+}
+
+const IMAGE_FORMS = (info: FixtureInfo): ImageReference[] => [
+  { transport: 'oci', dir: info.paths.oci! },
+  { transport: 'docker-archive', file: info.paths['docker-archive']! },
+  { transport: 'docker-archive', file: info.paths['docker-archive-oci']! },
+];
+
+test('every image form: merged /usr, bash + glibc + libprotobuf-c from Debian, the runtime under pkglibdir, labels', async (t) => {
   const loader = compileLoader();
-  const expected: Record<string, string> = { 'usr/bin/gramine-sgx': `755 ${sha(loader)}` };
-  for (const [p, v] of Object.entries(tree(cached.dir!))) expected[`${PKGLIBDIR.slice(1)}/${p.replace(/\/$/, '')}`] = v;
-  const refs: ImageReference[] = [
-    { transport: 'oci', dir: cached.paths.oci! },
-    { transport: 'docker-archive', file: cached.paths['docker-archive']! },
-    { transport: 'docker-archive', file: cached.paths['docker-archive-oci']! },
-  ];
-  for (const ref of refs) {
+  const pkglibdir = PKGLIBDIR.slice(1);
+  const debs = (await ensureFixtures()).get('gramine-runtime').debs;
+  t.deepEqual(debs?.map((d) => d.package), ['bash', 'libc6', 'libprotobuf-c1', 'libtinfo6']);
+  for (const d of debs!) t.regex(`${d.version} ${d.sha256}`, /^\S+ [0-9a-f]{64}$/, d.package);
+  let first: Record<string, string> | undefined;
+  for (const ref of IMAGE_FORMS(cached)) {
     const { rootfs, labels } = await rootfsOf(ref);
     t.deepEqual(labels, { ...RUNTIME_LABELS });
-    const seen: Record<string, string> = {};
-    for (const e of rootfs.entries()) {
-      t.deepEqual([e.uid, e.gid], [0, 0], e.path);
-      seen[e.path.replace(/^\//, '')] = e.type === 'dir' ? e.mode.toString(8) : `${e.mode.toString(8)} ${e.sha256}`;
+    for (const e of rootfs.entries()) t.deepEqual([e.uid, e.gid], [0, 0], e.path);
+    const seen = listing(rootfs);
+    if (first === undefined) first = seen;
+    t.deepEqual(seen, first, 'the three forms hold the same tree');
+    // Merged /usr, as Debian 12 and Ubuntu have it.
+    t.like(seen, { bin: '-> usr/bin', lib: '-> usr/lib', lib64: '-> usr/lib64', sbin: '-> usr/sbin', 'usr/bin': '755', 'usr/sbin': '755' });
+    t.like(seen, {
+      'usr/lib64/ld-linux-x86-64.so.2': '-> /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2',
+      'usr/lib/x86_64-linux-gnu/libprotobuf-c.so.1': '-> libprotobuf-c.so.1.0.0',
+      'usr/lib/x86_64-linux-gnu/libtinfo.so.6': '-> libtinfo.so.6.4',
+    });
+    for (const p of ['usr/bin/bash', 'usr/lib/x86_64-linux-gnu/libc.so.6', 'lib64/ld-linux-x86-64.so.2', 'lib/x86_64-linux-gnu/libprotobuf-c.so.1', 'bin/bash']) {
+      t.is(rootfs.resolve(p)?.type, 'file', p);
     }
-    const dirs = ['usr', 'usr/bin', 'usr/lib', 'usr/lib/x86_64-linux-gnu', PKGLIBDIR.slice(1)];
-    t.deepEqual(seen, { ...Object.fromEntries(dirs.map((d) => [d, '755'])), ...expected });
+    t.is(rootfs.resolve('etc/ld.so.conf')?.size, 'include /etc/ld.so.conf.d/*.conf\n'.length);
+    t.is(rootfs.resolve('etc/ld.so.conf.d/x86_64-linux-gnu.conf')?.type, 'file');
+    t.deepEqual(Object.keys(seen).filter((p) => /^(lib|bin|sbin|lib64)\/|usr\/share|gconv|locale/.test(p)), [], 'nothing outside the merged /usr, no /usr/share');
+    t.true(rootfs.totals.bytes < 8 << 20, `the image is small: ${rootfs.totals.bytes} bytes`);
+    // The stand-in Gramine: pkglibdir as the dir form has it, except that three runtime/glibc files are links out of pkglibdir.
+    const expected: Record<string, string> = { [pkglibdir]: '755' };
+    for (const [p, v] of Object.entries(tree(cached.dir!))) expected[`${pkglibdir}/${p.replace(/\/$/, '')}`] = v;
+    const links = { 'libmbedcrypto_gramine.so.16': 'libmbedcrypto_gramine.so.3.6.0', 'libra_tls_attest.so': undefined, 'libsecret_prov_attest.so': undefined };
+    for (const [name, chained] of Object.entries(links)) {
+      const at = `${pkglibdir}/runtime/glibc/${name}`;
+      expected[at] = `-> ../../../${name}`;
+      const outside = rootfs.resolve(at);
+      t.is(outside?.path.replace(/^\//, ''), `usr/lib/x86_64-linux-gnu/${chained ?? name}`, `${name} resolves outside pkglibdir`);
+      t.is(`${outside?.mode.toString(8)} ${outside?.sha256}`, tree(cached.dir!)[`runtime/glibc/${name}`] ?? '(absent from the dir form)');
+      if (chained) t.is(seen[`usr/lib/x86_64-linux-gnu/${name}`], `-> ${chained}`);
+    }
+    t.is(expected[`${pkglibdir}/sgx/loader`], `755 ${sha(loader)}`);
+    t.deepEqual(Object.fromEntries(Object.entries(seen).filter(([p]) => p === pkglibdir || p.startsWith(`${pkglibdir}/`))), expected);
   }
+});
+
+test('the gramine-sgx script and the Python package say 1.9; gramine-runtime-1.8 differs in exactly those two files', async (t) => {
+  const { rootfs } = await rootfsOf({ transport: 'oci', dir: cached.paths.oci! });
+  const script = (await rootfs.readFile('/usr/bin/gramine-sgx', 1 << 16))!.toString('utf8');
+  t.is(rootfs.resolve('usr/bin/gramine-sgx')?.mode, 0o755);
+  t.true(script.startsWith('#!/bin/bash\n'));
+  t.regex(script, /^\s*echo "Gramine 1\.9 \(cconv stand-in\)"$/m);
+  t.regex(script, new RegExp(`^PKGLIBDIR='${PKGLIBDIR}'$`, 'm'));
+  t.regex(script, /^PAL_CMD="\$PKGLIBDIR\/sgx\/loader"$/m);
+  t.regex(script, /^LIBPAL_PATH="\$PKGLIBDIR\/sgx\/libpal\.so"$/m);
+  t.regex(script, /^exec "\$PAL_CMD" "\$LIBPAL_PATH" init "\$APP" "\$@"$/m);
+  const python = (await rootfs.readFile('/usr/lib/python3/dist-packages/graminelibos/__init__.py', 4096))!.toString('utf8');
+  t.regex(python, /^__version__ = '1\.9'$/m);
+
+  const old = await rootfsOf({ transport: 'oci', dir: (await ensureFixtures()).get('gramine-runtime-1.8').paths.oci! });
+  t.deepEqual(old.labels, { ...RUNTIME_LABELS });
+  const [a, b] = [listing(rootfs), listing(old.rootfs)];
+  const differ = Object.keys({ ...a, ...b }).filter((p) => a[p] !== b[p]);
+  t.deepEqual(differ, ['usr/bin/gramine-sgx', 'usr/lib/python3/dist-packages/graminelibos/__init__.py']);
+  const oldScript = (await old.rootfs.readFile('/usr/bin/gramine-sgx', 1 << 16))!.toString('utf8');
+  t.is(oldScript, script.replace('Gramine 1.9 (cconv stand-in)', 'Gramine 1.8 (cconv stand-in)'));
+  const oldPython = (await old.rootfs.readFile('/usr/lib/python3/dist-packages/graminelibos/__init__.py', 4096))!.toString('utf8');
+  t.is(oldPython, python.replace("'1.9'", "'1.8'"));
 });
 
 test('a missing gcc fails with a message that says what to install', (t) => {

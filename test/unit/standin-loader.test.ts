@@ -6,13 +6,14 @@
  * binary the gramine-runtime fixture ships. Needs gcc and libc6-dev (libc.a); no SGX, no docker.
  */
 import test from 'ava';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureFixtures } from '../../fixtures/build.ts';
-import { compileLoader } from '../../fixtures/runtime/loader.ts';
+import { fetchDeb } from '../../fixtures/debs.ts';
+import { compileLoader, protobufLibDir } from '../../fixtures/runtime/loader.ts';
 import { STANDIN_SOURCE_DIR } from '../../fixtures/runtime/standin.ts';
 import { loadRuntimeDir, measureImage } from '../../src/pipeline/index.ts';
 import { flatten } from '../../src/rootfs/index.ts';
@@ -35,10 +36,10 @@ test.after.always(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Runs the loader; resolves with its exit status, stdout and stderr. */
+/** Runs the loader (libprotobuf-c.so.1 from the unpacked package); resolves with its exit status, stdout and stderr. */
 function runLoader(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(loader, args, { encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(loader, args, { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: protobufLibDir() } }, (err, stdout, stderr) => {
       resolve({ status: err ? Number((err as { code?: number }).code) : 0, stdout, stderr });
     });
   });
@@ -130,24 +131,60 @@ test('--measure fails with a clear message on a missing setting, a non-ELF libpa
   t.deepEqual(await measureText('m.toml', MINIMAL, notElf), { status: 1, stdout: '', stderr: 'gramine-sgx (cconv stand-in): error: measuring the enclave: libpal: no ELF magic\n' });
   const usage = await runLoader([]);
   t.is(usage.status, 2);
-  t.regex(usage.stderr, /^usage: gramine-sgx APP \[ARGS\.\.\.\]/);
+  t.regex(usage.stderr, /^usage: loader LIBPAL init APP \[ARGS\.\.\.\]/);
   t.is((await runLoader(['--measure', 'only-one'])).status, 2);
 });
 
-test('the loader builds to the same bytes from another directory, and is the gramine-runtime fixture\'s /usr/bin/gramine-sgx', async (t) => {
+test('Gramine\'s loader command line: LIBPAL init APP [ARGS...]; anything else is a usage error; LIBPAL is the one given', async (t) => {
+  for (const args of [[LIBPAL], [LIBPAL, 'init'], [LIBPAL, 'run', 'app'], ['app'], ['-x', 'init', 'app'], [LIBPAL, 'init', ''], ['--version', 'extra']]) {
+    const r = await runLoader(args);
+    t.is(r.status, 2, args.join(' '));
+    t.regex(r.stderr, /^usage: loader LIBPAL init APP/, args.join(' '));
+  }
+  const missing = join(work, 'no-such-libpal.so');
+  t.deepEqual(await runLoader([missing, 'init', join(work, 'app')]), {
+    status: 1, stdout: '', stderr: `gramine-sgx (cconv stand-in): error: cannot read the PAL ${missing}: No such file or directory\n`,
+  });
+  // The PAL given is the one measured: a manifest signed for nothing fails on the .sig, after reading LIBPAL.
+  writeFileSync(join(work, 'app.manifest.sgx'), MINIMAL);
+  t.deepEqual(await runLoader([LIBPAL, 'init', join(work, 'app')]), {
+    status: 1, stdout: '', stderr: `gramine-sgx (cconv stand-in): error: cannot open ${join(work, 'app.sig')}: No such file or directory\n`,
+  });
+  writeFileSync(join(work, 'app.sig'), Buffer.alloc(1808));
+  t.deepEqual(await runLoader([LIBPAL, 'init', join(work, 'app')]), {
+    status: 1, stdout: '', stderr: `gramine-sgx (cconv stand-in): error: ${join(work, 'app.sig')}: not a SIGSTRUCT (bad HEADER/HEADER2)\n`,
+  });
+});
+
+test('--version names the Gramine version and asks libprotobuf-c.so.1 for its own', async (t) => {
+  const upstream = /^(?:\d+:)?([^-]+)/.exec(fetchDeb('libprotobuf-c1').version)![1]!;
+  t.deepEqual(await runLoader(['--version']), { status: 0, stdout: `cconv stand-in for the Gramine 1.9 SGX loader (libprotobuf-c ${upstream})\n`, stderr: '' });
+});
+
+test('the loader builds to the same bytes from another directory, and is the gramine-runtime fixture\'s sgx/loader', async (t) => {
   const copy = join(work, 'another', 'source-dir');
   mkdirSync(copy, { recursive: true });
   for (const f of readdirSync(STANDIN_SOURCE_DIR).filter((n) => /\.[ch]$/.test(n))) copyFileSync(join(STANDIN_SOURCE_DIR, f), join(copy, f));
   const again = compileLoader({ sourceDir: copy });
   t.true(again.equals(loaderBytes));
   t.false(again.includes(work), 'no build path in the executable');
-  t.is(again.readUInt16LE(16), 2, 'ET_EXEC: statically linked, no interpreter');
+  t.is(again.readUInt16LE(16), 3, 'ET_DYN');
   const image = await openSource({ transport: 'oci', dir: (await ensureFixtures()).get('gramine-runtime').paths.oci! }).open();
   try {
-    const entry = (await flatten(image, { hash: true })).resolve('usr/bin/gramine-sgx');
+    const entry = (await flatten(image, { hash: true })).resolve('usr/lib/x86_64-linux-gnu/gramine/sgx/loader');
     t.is(entry?.mode, 0o755);
     t.is(entry?.sha256, createHash('sha256').update(loaderBytes).digest('hex'));
   } finally {
     await image.close();
   }
+});
+
+test('readelf: the loader is a PIE with interpreter /lib64/ld-linux-x86-64.so.2 that needs libprotobuf-c.so.1 and libc.so.6, as Gramine\'s is', (t) => {
+  const readelf = (flag: string): string => execFileSync('readelf', [flag, '-W', loader], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+  t.regex(readelf('-h'), /^\s*Type:\s+DYN \(Position-Independent Executable file\)$/m);
+  t.regex(readelf('-l'), /\[Requesting program interpreter: \/lib64\/ld-linux-x86-64\.so\.2\]/);
+  const dynamic = readelf('-d');
+  t.deepEqual([...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]), ['libprotobuf-c.so.1', 'libc.so.6']);
+  t.regex(dynamic, /\(FLAGS_1\)\s+Flags: .*PIE/);
+  t.notRegex(dynamic, /\((RPATH|RUNPATH)\)/, 'no path of the build machine');
 });
