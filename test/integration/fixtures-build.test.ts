@@ -84,6 +84,7 @@ test('the fixture set is the documented one', (t) => {
       'gramine-runtime-1.8  oci,docker-archive,docker-archive-oci',
       'app-glibc  oci,docker-archive,docker-archive-oci',
       'app-musl  oci,docker-archive,docker-archive-oci',
+      'app-static  oci,docker-archive,docker-archive-oci',
       'hostile-absolute-path E_UNSAFE_PATH oci,docker-archive,docker-archive-oci',
       'hostile-dotdot-path E_UNSAFE_PATH oci,docker-archive,docker-archive-oci',
       'hostile-symlink-write E_UNSAFE_PATH oci,docker-archive,docker-archive-oci',
@@ -98,7 +99,7 @@ test('the fixture set is the documented one', (t) => {
   for (const f of fixtures.fixtures) for (const p of Object.values(f.paths)) t.true(existsSync(p), p);
 });
 
-for (const name of ['hello', 'whiteouts', 'links', 'special', 'sparse', 'sparse-gnu', 'implicit-parents', 'zstd', 'multiarch', 'gramine-runtime', 'gramine-runtime-1.8', 'app-glibc', 'app-musl']) {
+for (const name of ['hello', 'whiteouts', 'links', 'special', 'sparse', 'sparse-gnu', 'implicit-parents', 'zstd', 'multiarch', 'gramine-runtime', 'gramine-runtime-1.8', 'app-glibc', 'app-musl', 'app-static']) {
   test(`${name}: skopeo copies the OCI layout with every digest verified`, async (t) => {
     const f = fixtures.get(name);
     const dest = join(work, `copy-${name}`);
