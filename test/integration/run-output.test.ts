@@ -118,7 +118,7 @@ test('one library of the closure deleted by a layer on top: verify is E_VERIFY_M
   const layout = join(work, 'broken');
   const { layers, config } = await layersOf(built.get('app-musl')!.layout);
   layers.push(await buildLayer([{ name: `${PKGLIBDIR}/sgx/host/.wh.libprotobuf-c.so.1`, content: '' }]));
-  await writeOciLayout(layout, [{ layers, config, tag: 'sgx' }]);
+  await writeOciLayout(layout, [{ layers, config: { config: config.config }, tag: 'sgx' }]);
   const v = await cli(['verify', `oci:${layout}:sgx`, '--json']);
   t.is(v.status, 4, v.stderr);
   t.regex(v.stdout, /E_VERIFY_MISMATCH/);
@@ -148,4 +148,21 @@ test('a flipped byte in a trusted file, or the .sig of another enclave: the stan
   const wrong = await run(await load('app-musl', 'cconv-test/app-musl-wrong-sig:latest', [{ name: 'cconv/app.sig', content: sig, mode: 0o444 }]));
   t.is(wrong.status, 1);
   t.regex(wrong.stderr, new RegExp(`MRENCLAVE mismatch: the manifest and /${PKGLIBDIR}/sgx/libpal\\.so measure ${musl}, but /cconv/app\\.sig is signed for ${glibc}\\n$`));
+});
+
+test('a runtime image holding another Gramine: E_CONFIG naming both versions, unless --gramine-version says which constants apply', async (t) => {
+  const app = `oci:${fixtures.path('app-static', 'oci')}`;
+  const old = `oci:${fixtures.path('gramine-runtime-1.8', 'oci')}`;
+  const refused = await cli(['measure', app, '--runtime-image', old, '--json']);
+  t.is(refused.status, 2, refused.stderr);
+  const { error } = JSON.parse(refused.stdout) as { error: { code: string; message: string; hint: string } };
+  t.is(error.code, 'E_CONFIG');
+  t.regex(error.message, /holds Gramine 1\.8 \(\/usr\/bin\/gramine-sgx\), but cconv has layout constants for Gramine 1\.9 only/);
+  t.regex(error.hint, /--gramine-version 1\.9/);
+  const forced = await cli(['measure', app, '--runtime-image', old, '--gramine-version', '1.9', '--json']);
+  t.is(forced.status, 0, forced.stderr);
+  t.regex(forced.stderr, /holds Gramine 1\.8, measured with Gramine 1\.9's layout/);
+  const current = await cli(['measure', app, '--runtime-image', `oci:${fixtures.path('gramine-runtime', 'oci')}`, '--json']);
+  t.is(current.status, 0, current.stderr);
+  t.is((JSON.parse(current.stdout) as { runtime: { version: string } }).runtime.version, '1.9');
 });

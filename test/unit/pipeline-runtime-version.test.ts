@@ -5,6 +5,7 @@
  * over both.
  */
 import test from 'ava';
+import type { CconvError } from '../../src/errors.ts';
 import { chooseGramineVersion, detectGramineVersion, versionSeries } from '../../src/pipeline/index.ts';
 import { fakeRootfs, file, symlink } from '../helpers/fake-rootfs.ts';
 
@@ -37,6 +38,6 @@ test('the constants version: the image series when cconv has it, E_CONFIG naming
   t.is(await chooseGramineVersion(undefined, undefined), '1.9');
   const err = await t.throwsAsync(chooseGramineVersion({ version: '1.8', series: '1.8', from: '/usr/bin/gramine-sgx' }, undefined), { code: 'E_CONFIG' });
   t.regex(err!.message, /holds Gramine 1\.8 \(\/usr\/bin\/gramine-sgx\).*constants for Gramine 1\.9 only/);
-  t.regex(err!.hint!, /--gramine-version 1\.9/);
+  t.regex((err as CconvError).hint!, /--gramine-version 1\.9/);
   t.is(await chooseGramineVersion({ version: '1.8', series: '1.8', from: '/usr/bin/gramine-sgx' }, '1.9'), '1.9');
 });
