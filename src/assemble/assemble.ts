@@ -78,14 +78,20 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
     return await runTask(report, 'assemble', 'Assembling the output image', async (advance) => {
       const source = input.source;
       const hits = await findLayersWith(source.layers, encrypted, advance);
-      const runtime = await buildRuntimeLayer(input.runtime.rootfs, input.runtime.paths, input.runtime.added ?? [], { epoch: input.epoch, workDir: dir, file: join(dir, 'layer-runtime'), onBytes: advance });
+      const runtime = await buildRuntimeLayer(input.runtime.rootfs, input.runtime.paths, input.runtime.added ?? [], {
+        epoch: input.epoch,
+        workDir: dir,
+        file: join(dir, 'layer-runtime'),
+        onBytes: advance,
+        appEntry: (path) => input.sourceRootfs.get(path),
+      });
       checkRuntimeConflicts(input, runtime.entries);
       const app: AssembledLayer[] = [];
       for (const layer of source.layers) {
         if (!hits.has(layer.index)) app.push(kept(layer));
         else app.push(spooled(await rewriteLayer(layer, encrypted, join(dir, `layer-source-${layer.index}`), advance), 'source'));
       }
-      const lowerType = (path: string): EntryType | undefined => input.sourceRootfs.get(path)?.type ?? runtime.entries.get(path);
+      const lowerType = (path: string): EntryType | undefined => runtime.entries.get(path) ?? input.sourceRootfs.get(path)?.type;
       const cconv = await buildCconvLayer({
         files: input.files,
         encrypted: input.encrypted,
@@ -96,7 +102,8 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
         file: join(dir, 'layer-cconv'),
         onBytes: advance,
       });
-      const layers = [spooled(runtime.layer, 'runtime'), ...app, spooled(cconv, 'cconv')];
+      // The runtime above the app's layers: no whiteout or opaque directory of the app can hide it.
+      const layers = [...app, spooled(runtime.layer, 'runtime'), spooled(cconv, 'cconv')];
       const labels: LabelInput = { identity: input.identity, runtimeInfo: input.runtimeInfo, sourceDigest: source.manifestDigest, sourceRef: input.sourceRef };
       const configBytes = buildConfig({
         ...labels,

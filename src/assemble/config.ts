@@ -75,7 +75,7 @@ export interface ConfigInput extends LabelInput {
   source: ImageConfig;
   entrypoint: readonly string[];
   cmd: readonly string[] | null;
-  /** Output diff_ids, bottom first: runtime, app layers, cconv. */
+  /** Output diff_ids, bottom first: app layers, runtime, cconv. */
   diffIds: readonly Digest[];
   /** For each source layer: true when it was rewritten. */
   rewritten: readonly boolean[];
@@ -103,8 +103,8 @@ function historyOf(input: ConfigInput, created: string): History[] {
     app = input.rewritten.map((r, i) => ({ created, created_by: `source layer ${i}`, comment: r ? 'cconv: rewritten without encrypted files' : 'source history unavailable' }));
   }
   return [
-    { created, created_by: CREATED_BY, comment: input.runtimeComment },
     ...app,
+    { created, created_by: CREATED_BY, comment: input.runtimeComment },
     { created, created_by: CREATED_BY, comment: 'cconv: enclave manifest, signature, trusted argv, encrypted files' },
   ];
 }

@@ -2,17 +2,19 @@
  * assemble/: the output image of `cconv build`.
  *
  * Layers, bottom to top:
- * 1. ONE runtime layer built from the runtime image's root: the given paths only (Gramine's
- *    pkglibdir subtree; a link to a file outside it is written as that file), their parent
- *    directories, modes, owners and xattrs, and the files the caller adds (the host loader's ELF
- *    closure and the patched loader, see pipeline/host-loader.ts). Never the runtime image's base
- *    distribution: a musl app and a glibc app get the same runtime layer.
- * 2. The app's layers, byte-identical (same blob, streamed from `openStored` and verified once, by the destination; Docker media
+ * 1. The app's layers, byte-identical (same blob, streamed from `openStored` and verified once, by the destination; Docker media
  *    types are written as their OCI equivalents, same bytes and digest) unless the layer holds a
  *    member at an encrypted path, at ANY layer, shadowed versions included, so the plaintext is
  *    in no blob. Such a layer is rewritten: same members in the same order minus those paths,
  *    re-tarred and gzipped deterministically, with a new diff_id. A hardlink from or to an
  *    encrypted path fails with E_UNSUPPORTED (the other name would keep the plaintext).
+ * 2. ONE runtime layer built from the runtime image's root: the given paths only (Gramine's
+ *    pkglibdir subtree; a link to a file outside it is written as that file), their parent
+ *    directories (with the app's metadata where the app has them), and the files the caller adds
+ *    (the host loader's ELF closure and the patched loader, see pipeline/host-loader.ts). Never
+ *    the runtime image's base distribution: a musl app and a glibc app get the same runtime
+ *    files. It sits above the app's layers, so no whiteout or opaque directory in them can delete
+ *    or hide the runtime; an app file at a runtime path is refused (E_CONFIG).
  * 3. ONE cconv layer: `.manifest.sgx` and `.sig` (under /cconv/, names from the caller), the
  *    trusted argv file (0444), the ciphertexts at the encrypted files' paths (original owner,
  *    mode), `createDirs` (0755), and the parent directories the image lacks (0755 root).

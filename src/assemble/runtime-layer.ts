@@ -32,6 +32,12 @@ export interface RuntimeLayerOptions {
   workDir: string;
   /** The layer's blob file (must not exist). */
   file: string;
+  /**
+   * The app's entry at a path, when the app image has one: a directory the app also has keeps the
+   * app's mode, owner and xattrs, so the layer (which sits above the app's) changes nothing of the
+   * app's tree but adding the runtime.
+   */
+  appEntry?: (path: string) => RootfsEntry | undefined;
   onBytes?: (n: number) => void;
 }
 
@@ -152,7 +158,9 @@ export async function buildRuntimeLayer(rootfs: Rootfs, paths: readonly string[]
       items.push({ name: path, type: 'file', mode: add.mode, uid: 0, gid: 0, mtime: options.epoch, size: add.content.length, content: () => Readable.from([add.content]) });
       continue;
     }
-    const e = selected.get(path)!;
+    const own = selected.get(path)!;
+    const app = own.type === 'dir' ? options.appEntry?.(path) : undefined;
+    const e = app?.type === 'dir' ? app : own;
     entries.set(path, e.type);
     const item = itemOf(path, e, options.epoch);
     if (e.type === 'file') {

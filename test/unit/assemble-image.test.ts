@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { assembleImage, type AssembledImage } from '../../src/assemble/index.ts';
-import { blobPath } from '../../src/transports/index.ts';
+import { assembleImage, writeAssembled, type AssembledImage } from '../../src/assemble/index.ts';
+import { flatten } from '../../src/rootfs/index.ts';
+import { blobPath, OciLayoutDestination, OciLayoutSource } from '../../src/transports/index.ts';
 import type { Digest } from '../../src/image/types.ts';
 import {
   CIPHERTEXT, EPOCH, PKGLIBDIR, SECRET_V0, SECRET_V1, inputFor, listDir, openBoth, readAll, tarMembers, tempDir,
@@ -27,12 +28,12 @@ test('same inputs give the same image; clean layers are the source blobs, the ot
   t.deepEqual(a.configBytes, b.configBytes);
   for (let i = 0; i < a.layers.length; i++) t.deepEqual(await readAll(await a.layers[i]!.open()), await readAll(await b.layers[i]!.open()));
   t.deepEqual(a.rewritten, [0, 1]);
-  t.deepEqual(a.layers.map((l) => [l.role, l.kept]), [['runtime', false], ['source', false], ['source', false], ['source', true], ['cconv', false]]);
+  t.deepEqual(a.layers.map((l) => [l.role, l.kept]), [['source', false], ['source', false], ['source', true], ['runtime', false], ['cconv', false]]);
   // The kept layer: same descriptor, same bytes as the stored source blob.
   const src = o.app.layers[2]!;
-  t.deepEqual(a.layers[3]!.descriptor, src.descriptor);
-  t.is(a.layers[3]!.diffId, src.diffId);
-  t.deepEqual(await readAll(await a.layers[3]!.open()), await readFile(blobPath(join(dir, 'app'), src.descriptor.digest)));
+  t.deepEqual(a.layers[2]!.descriptor, src.descriptor);
+  t.is(a.layers[2]!.diffId, src.diffId);
+  t.deepEqual(await readAll(await a.layers[2]!.open()), await readFile(blobPath(join(dir, 'app'), src.descriptor.digest)));
   // Built layers: gzip blobs whose descriptor and diff_id match their bytes.
   for (const l of a.layers.filter((x) => !x.kept)) {
     const blob = await readAll(await l.open());
@@ -75,12 +76,37 @@ test('a rewritten layer has the same members in the same order, minus the encryp
   const dir = await tempDir(t);
   const o = await openBoth(dir);
   const img = closing(t, await assembleImage(inputFor(o)));
-  for (const [out, src] of [[1, 0], [2, 1]] as const) {
+  for (const [out, src] of [[0, 0], [1, 1]] as const) {
     const before = await tarMembers(await readAll(await o.app.layers[src]!.openCompressed()));
     const after = await tarMembers(await readAll(await img.layers[out]!.open()));
     t.deepEqual(after, before.filter((m) => m.name !== 'app/secret.key'));
     t.true(before.some((m) => m.name === 'app/secret.key'));
   }
+});
+
+test('the app layers cannot delete or hide the runtime: whiteouts and opaque dirs over its paths leave it whole', async (t) => {
+  const dir = await tempDir(t);
+  const g = PKGLIBDIR;
+  const o = await openBoth(dir, [
+    { name: '.wh..wh..opq', content: '' },
+    { name: 'usr/', type: 'directory', mode: 0o750 },
+    { name: 'usr/.wh..wh..opq', content: '' },
+    { name: 'usr/lib/', type: 'directory' },
+    { name: 'usr/lib/x86_64-linux-gnu/', type: 'directory' },
+    { name: 'usr/lib/x86_64-linux-gnu/.wh.gramine', content: '' },
+  ]);
+  const img = closing(t, await assembleImage(inputFor(o)));
+  const dest = join(dir, 'out');
+  await writeAssembled(img, new OciLayoutDestination({ transport: 'oci', dir: dest, tag: 'sgx' }));
+  const out = await new OciLayoutSource({ transport: 'oci', dir: dest, tag: 'sgx' }).open();
+  t.teardown(() => out.close());
+  const root = await flatten(out);
+  t.is(root.get(`${g}/sgx/loader`)?.type, 'file');
+  t.is(root.get(`${g}/sgx/host/libc.so.6`)?.type, 'file');
+  t.is(root.get(`${g}/libsysdb.so`)?.type, 'file');
+  // The app's tree is unchanged around it: its own /usr keeps the app's mode.
+  t.is(root.get('usr')?.mode, 0o750);
+  t.is(root.get('app/run')?.type, 'file');
 });
 
 test('a hardlink to an encrypted file is refused, and the temp dir is removed', async (t) => {
@@ -95,7 +121,7 @@ test('the runtime layer: the runtime paths, their parents, added files over them
   const dir = await tempDir(t);
   const o = await openBoth(dir);
   const img = closing(t, await assembleImage(inputFor(o)));
-  const members = await tarMembers(await readAll(await img.layers[0]!.open()));
+  const members = await tarMembers(await readAll(await img.layers.find((l) => l.role === 'runtime')!.open()));
   const g = PKGLIBDIR;
   const row = (name: string, type: string, mode: number, linkname = '', content = '', uid = 0, gid = 0) => ({ name, type, mode, uid, gid, mtime: EPOCH, linkname, content: Buffer.from(content) });
   t.deepEqual(members, [
