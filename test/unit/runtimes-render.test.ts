@@ -143,6 +143,24 @@ test('merge order: fragment over template over image config; defaults yield to t
   t.deepEqual(mounts.map((x) => x['path']), ['/usr/lib/x86_64-linux-gnu/gramine/runtime/glibc', '/tmp/', '/run']);
 });
 
+test('LD_LIBRARY_PATH: runtime glibc, the image\'s own, its ld.so.conf directories, then the standard ones', async (t) => {
+  const withConf = fakeRootfs([
+    exe('/usr/bin/app', 'app-binary'),
+    file('/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n'),
+    file('/etc/ld.so.conf', 'include /etc/ld.so.conf.d/*.conf\n'),
+    file('/etc/ld.so.conf.d/app.conf', '/opt/app/lib\n/usr/lib/x86_64-linux-gnu\n/opt/missing\n'),
+    file('/opt/app/lib/libapp.so.1', 'lib'),
+    file('/opt/env/lib/libenv.so.1', 'lib'),
+  ]);
+  const r = await renderManifest({ config: config({ Entrypoint: ['app'], Env: ['PATH=/usr/bin', 'LD_LIBRARY_PATH=/opt/env/lib'] }), rootfs: withConf });
+  t.is(
+    get(r.manifest, 'loader.env.LD_LIBRARY_PATH'),
+    '/usr/lib/x86_64-linux-gnu/gramine/runtime/glibc:/opt/env/lib:/opt/app/lib:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:/lib:/usr/lib:/usr/local/lib',
+  );
+  // Without an ld.so.conf the value is what it always was (the same MRENCLAVE for such images).
+  t.is(get((await render()).manifest, 'loader.env.LD_LIBRARY_PATH'), '/usr/lib/x86_64-linux-gnu/gramine/runtime/glibc:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:/lib:/usr/lib:/usr/local/lib');
+});
+
 test('the fragment cannot drop the runtime glibc from LD_LIBRARY_PATH', async (t) => {
   const m = (await render({ fragment: { loader: { env: { LD_LIBRARY_PATH: '/mine' } } } })).manifest;
   t.is(get(m, 'loader.env.LD_LIBRARY_PATH'), '/usr/lib/x86_64-linux-gnu/gramine/runtime/glibc:/mine');
