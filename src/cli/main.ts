@@ -1,34 +1,40 @@
 /**
  * `cconv` CLI: global options and command registration. `bin/cconv.js` calls `runCli` and sets the
  * process exit status from its result; nothing else in cconv exits.
+ *
+ * Start-up stays cheap (STYLE.md habit 10): this module loads yargs and the usage modules
+ * (src/cli/usage/: names, descriptions, options) only. A command's own module, and with it the
+ * library and its dependencies (sigstore, dockerode, the registry client), is imported when that
+ * command runs, so `cconv --version` and `cconv --help` load none of them.
  */
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
-import { execute, type CliIo, type CommandSpec, type GlobalOptions } from './command.ts';
-import { attestCommand } from './commands/attest.ts';
-import { buildCommand } from './commands/build.ts';
-import { copyCommand } from './commands/copy.ts';
-import { gramineCommand } from './commands/gramine-sign.ts';
-import { inspectCommand } from './commands/inspect.ts';
-import { keygenCommand } from './commands/keygen.ts';
-import { keysCommand } from './commands/keys.ts';
-import { pfCommand } from './commands/pf.ts';
-import { policyCommand } from './commands/policy.ts';
-import { measureCommand } from './commands/measure.ts';
-import { signCommand } from './commands/sign.ts';
-import { verifyCommand } from './commands/verify.ts';
-import { sigstructCommand } from './commands/sigstruct.ts';
+import type { CliIo, CommandSpec, GlobalOptions } from './command.ts';
 import { ExitStatus } from './exit.ts';
+import { COMMANDS } from './usage/index.ts';
+
+/** The part of a command that runs (its module in src/cli/commands/), imported when it runs. */
+export type CommandHandler<A, R> = Pick<CommandSpec<A, R>, 'stages' | 'run' | 'human'>;
+
+/** What `--help` needs of a command, and `load`, which imports the rest of it. */
+export interface CommandUsage {
+  command: string;
+  describe: string;
+  /**
+   * Declares the options. A builder that takes a shared option set from src/cli/options/enclave.ts
+   * or signer.ts (modules that import the library) imports it, so it is async; yargs calls a
+   * builder only for the command being run or asked for its own --help.
+   */
+  builder: (yargs: Argv) => Argv | PromiseLike<Argv>;
+  load: () => Promise<CommandHandler<any, any>>;
+}
 
 /** A command with subcommands (`cconv sigstruct view`); each subcommand runs through `execute`. */
 export interface CommandGroup {
   command: string;
   describe: string;
-  subcommands: CommandSpec<any, any>[];
+  subcommands: CommandUsage[];
 }
-
-/** Every command, in the order `--help` lists them. */
-export const COMMANDS: Array<CommandSpec<any, any> | CommandGroup> = [buildCommand, verifyCommand, inspectCommand, copyCommand, measureCommand, signCommand, gramineCommand, sigstructCommand, keygenCommand, pfCommand, keysCommand, policyCommand, attestCommand];
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -71,8 +77,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
     });
-  const register = (y: Argv, spec: CommandSpec<any, any>): Argv =>
-    y.command(spec.command, spec.describe, spec.builder, async (args) => {
+  const register = (y: Argv, usage: CommandUsage): Argv =>
+    y.command(usage.command, usage.describe, usage.builder, async (args) => {
+      const [{ execute }, handler] = await Promise.all([import('./command.ts'), usage.load()]);
+      // execute reads stages, run and human; yargs has already applied the builder.
+      const spec: CommandSpec<any, any> = { command: usage.command, describe: usage.describe, builder: (o) => o, ...handler };
       status = await execute(spec, args as unknown as GlobalOptions, io);
     });
   for (const entry of COMMANDS) {

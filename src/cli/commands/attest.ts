@@ -6,8 +6,6 @@
 import { readFile } from 'node:fs/promises';
 import { CconvError, wrapIoError } from '../../errors.ts';
 import {
-  DEFAULT_FULCIO_URL,
-  DEFAULT_REKOR_URL,
   ENCLAVE_PREDICATE_TYPE,
   SLSA_PROVENANCE_TYPE,
   attestImage,
@@ -24,8 +22,8 @@ import {
   type VerifyAttestationsResult,
 } from '../../publish/index.ts';
 import { runTask } from '../../progress.ts';
-import type { CommandSpec } from '../command.ts';
-import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
+import type { CommandHandler } from '../main.ts';
+import { registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 
 async function readJsonFile(path: string, what: string): Promise<unknown> {
   let text: string;
@@ -45,28 +43,15 @@ interface SignArgs extends RegistryArgs {
   image: string;
   key?: string;
   keyless?: boolean;
-  fulcioUrl: string;
-  rekorUrl: string;
+  /** Unset: @sigstore/sign's defaults (the public-good instance). */
+  fulcioUrl?: string;
+  rekorUrl?: string;
   identityTokenEnv?: string;
   enclaveJson?: string;
 }
 
-const signCommand: CommandSpec<SignArgs, AttestResult> = {
-  command: 'sign <image>',
-  describe: 'Sign the enclave identity of a pushed image and attach it as an OCI referrer (sigstore bundle)',
-  builder: (y) =>
-    registryFlags(
-      y
-        .positional('image', { type: 'string', describe: 'docker://REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
-        .option('key', { type: 'string', describe: 'ECDSA P-256 private key (PEM), from cconv attest keygen' })
-        // No `default: false`: yargs applies .conflicts to defaults too (see main.ts). Unset means false.
-        .option('keyless', { type: 'boolean', describe: 'sign with a Fulcio certificate for an OIDC identity, logged in Rekor' })
-        .option('fulcio-url', { type: 'string', default: DEFAULT_FULCIO_URL, describe: 'Fulcio base URL (keyless)' })
-        .option('rekor-url', { type: 'string', default: DEFAULT_REKOR_URL, describe: 'Rekor base URL (keyless)' })
-        .option('identity-token-env', { type: 'string', describe: 'variable holding the OIDC token (keyless)', defaultDescription: 'SIGSTORE_ID_TOKEN, else the GitHub Actions token endpoint' })
-        .option('enclave-json', { type: 'string', describe: 'the enclave predicate as JSON; default: from the image labels' })
-        .conflicts('key', 'keyless'),
-    ),
+/** `attest sign`. */
+export const attestSignCommand: CommandHandler<SignArgs, AttestResult> = {
   stages: () => [
     { id: 'sign-enclave', title: 'Signing the enclave attestation' },
     { id: 'push-enclave', title: 'Storing the enclave attestation' },
@@ -100,22 +85,8 @@ interface VerifyArgs extends RegistryArgs {
   requireProvenance: boolean;
 }
 
-const verifyCommand: CommandSpec<VerifyArgs, VerifyAttestationsResult> = {
-  command: 'verify <image>',
-  describe: 'Verify the sigstore attestations attached to a pushed image',
-  builder: (y) =>
-    registryFlags(
-      y
-        .positional('image', { type: 'string', describe: 'docker://REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
-        .option('key', { type: 'string', describe: 'public (or private) P-256 key PEM the attestations must be signed with' })
-        .option('certificate-identity', { type: 'string', describe: 'keyless: the signer identity (certificate SAN), exact' })
-        .option('certificate-oidc-issuer', { type: 'string', describe: 'keyless: the OIDC issuer, exact' })
-        .option('trusted-root', { type: 'string', describe: 'keyless: sigstore trusted_root.json (Fulcio CA, Rekor and CT log keys)' })
-        .option('expect-mrenclave', { type: 'string', describe: 'MRENCLAVE the enclave attestation must carry (hex)' })
-        .option('expect-mrsigner', { type: 'string', describe: 'MRSIGNER the enclave attestation must carry (hex)' })
-        .option('require-provenance', { type: 'boolean', default: false, describe: 'also require a verified SLSA provenance attestation' })
-        .conflicts('key', 'certificate-identity'),
-    ),
+/** `attest verify`. */
+export const attestVerifyCommand: CommandHandler<VerifyArgs, VerifyAttestationsResult> = {
   stages: () => [{ id: 'verify-attestations', title: 'Verifying attestations' }],
   run: async (args, report, io) => {
     let trust: TrustPolicy;
@@ -149,21 +120,9 @@ interface KeygenArgs {
   force: boolean;
 }
 
-const keygenCommand: CommandSpec<KeygenArgs, SigstoreKeyFiles> = {
-  command: 'keygen <path>',
-  describe: 'Create an ECDSA P-256 key for attestations (PATH mode 0600, PATH.pub)',
-  builder: (y) =>
-    y
-      .positional('path', { type: 'string', describe: 'where to write the PEM private key' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace existing files' }),
+/** `attest keygen`. */
+export const attestKeygenCommand: CommandHandler<KeygenArgs, SigstoreKeyFiles> = {
   stages: () => [{ id: 'keygen', title: 'Generating a P-256 key' }],
   run: (args, report) => runTask(report, 'keygen', 'Generating a P-256 key', () => generateSigstoreKey(args.path, { force: args.force })),
   human: (r) => `Wrote ${r.privateKeyPath} (mode 0600) and ${r.publicKeyPath}\nKey id: ${r.keyId}`,
-};
-
-/** The `attest` command group. */
-export const attestCommand = {
-  command: 'attest',
-  describe: 'Sign and verify sigstore attestations (enclave identity, provenance) of pushed images',
-  subcommands: [signCommand, verifyCommand, keygenCommand] as CommandSpec<any, any>[],
 };

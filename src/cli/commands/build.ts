@@ -14,11 +14,12 @@ import { buildImage, type BuildOutput } from '../../pipeline/index.ts';
 import { attestImage, enclavePredicate, loadSigstorePrivateKey, type AttestResult } from '../../publish/index.ts';
 import type { Reporter } from '../../progress.ts';
 import { formatReference, openDestination, parseReference, type ImageReference } from '../../transports/index.ts';
-import type { CliIo, CommandSpec } from '../command.ts';
-import { buildOptions, destinationFrom, epochFrom, signingKeyPath, type BuildArgs } from '../options/build.ts';
-import { daemonFrom, enclaveOptions, fragmentFrom, keyProvisioningFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
-import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
-import { signerFrom, signerOptions, type SignerArgs } from '../options/signer.ts';
+import type { CliIo } from '../command.ts';
+import type { CommandHandler } from '../main.ts';
+import { destinationFrom, epochFrom, signingKeyPath, type BuildArgs } from '../options/build.ts';
+import { daemonFrom, fragmentFrom, keyProvisioningFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
+import { registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
+import { signerFrom, type SignerArgs } from '../options/signer.ts';
 import { formatBytes } from '../render.ts';
 
 interface Args extends EnclaveArgs, SignerArgs, RegistryArgs, BuildArgs {
@@ -144,10 +145,7 @@ async function run(args: Args, report: Reporter, io: CliIo): Promise<BuildResult
 }
 
 /** The build command. */
-export const buildCommand: CommandSpec<Args, BuildResult> = {
-  command: 'build <source>',
-  describe: 'Convert an image into a signed SGX confidential image and write or push it',
-  builder: (y) => buildOptions(registryFlags(signerOptions(enclaveOptions(y.positional('source', { type: 'string', describe: 'source image (myapp:latest means the local Docker daemon)' }))))),
+export const buildCommand: CommandHandler<Args, BuildResult> = {
   stages: () => [
     { id: 'flatten', title: 'Reading and hashing the image' },
     { id: 'measure', title: 'Measuring the enclave' },

@@ -9,9 +9,9 @@ import type { Reporter } from '../../progress.ts';
 import { runTask } from '../../progress.ts';
 import { copyImage, formatReference, openDestination, openSource, parseReference, type CopyOptions, type ImageReference } from '../../transports/index.ts';
 import type { RegistryDestinationOptions } from '../../transports/registry/index.ts';
-import type { CommandSpec } from '../command.ts';
+import type { CommandHandler } from '../main.ts';
 import { daemonFrom } from '../options/enclave.ts';
-import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
+import { registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 
 interface CopyArgs extends RegistryArgs {
   source: string;
@@ -38,17 +38,7 @@ function mountSource(src: ImageReference, dst: ImageReference): string | undefin
 }
 
 /** The copy command. */
-export const copyCommand: CommandSpec<CopyArgs, CopyCommandResult> = {
-  command: 'copy <source> <destination>',
-  describe: 'Copy an image between transports (daemon, registry, OCI layout, docker archive), keeping its digest',
-  builder: (y) =>
-    registryFlags(
-      y
-        .positional('source', { type: 'string', describe: 'image to read (oci:DIR[:TAG], docker-archive:FILE, docker-daemon:NAME:TAG, docker://REF, NAME:TAG)' })
-        .positional('destination', { type: 'string', describe: 'where to write it (same forms; a daemon destination needs a tag)' }),
-    )
-      .option('platform', { type: 'string', describe: 'platform to pick from a multi-platform source (only that image is copied)', defaultDescription: 'linux/amd64' })
-      .option('tmp-dir', { type: 'string', describe: 'directory for temporary files (daemon export and load, archive spool)', defaultDescription: '$TMPDIR or /tmp' }),
+export const copyCommand: CommandHandler<CopyArgs, CopyCommandResult> = {
   stages: () => [{ id: 'write', title: 'Copying the image' }],
   run: async (args, report, io) => {
     const srcRef = parseReference(args.source);

@@ -4,9 +4,8 @@
  * enclave identity that the other signing commands share.
  */
 import { gramineSign, resolveSigningDate, type EnclaveIdentity, type SignedFileResult } from '../../index.ts';
-import type { CommandSpec } from '../command.ts';
-import type { CommandGroup } from '../main.ts';
-import { signerFrom, signerOptions, type SignerArgs } from '../options/signer.ts';
+import type { CommandHandler } from '../main.ts';
+import { signerFrom, type SignerArgs } from '../options/signer.ts';
 
 interface GramineSignArgs extends SignerArgs {
   manifest: string;
@@ -32,15 +31,7 @@ export function identityLines(id: Omit<EnclaveIdentity, 'mrsigner'> & { mrsigner
 }
 
 /** The `gramine sign` command. */
-export const gramineSignCommand: CommandSpec<GramineSignArgs, SignedFileResult> = {
-  command: 'sign',
-  describe: 'Sign a final .manifest.sgx (as gramine-sgx-sign) and write its SIGSTRUCT',
-  builder: (y) =>
-    signerOptions(y)
-      .option('manifest', { type: 'string', demandOption: true, describe: 'the final .manifest.sgx, measured byte for byte as it is' })
-      .option('libpal', { type: 'string', demandOption: true, describe: 'the SGX PAL of the Gramine version (…/gramine/sgx/libpal.so)' })
-      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the SIGSTRUCT file to write (e.g. app.sig)' })
-      .option('gramine-version', { type: 'string', default: '1.9', describe: 'Gramine version whose layout constants to use' }),
+export const gramineSignCommand: CommandHandler<GramineSignArgs, SignedFileResult> = {
   stages: (args) => [
     { id: 'measure', title: 'Measuring the enclave' },
     { id: 'sign', title: 'Signing the SIGSTRUCT' },
@@ -60,11 +51,4 @@ export const gramineSignCommand: CommandSpec<GramineSignArgs, SignedFileResult> 
     });
   },
   human: (r) => [`Wrote ${r.output}`, ...identityLines(r)].join('\n'),
-};
-
-/** `cconv gramine ...`: Gramine-level tools. */
-export const gramineCommand: CommandGroup = {
-  command: 'gramine',
-  describe: 'Gramine-level tools (sign a final manifest)',
-  subcommands: [gramineSignCommand],
 };

@@ -1,9 +1,9 @@
 /** `cconv inspect IMAGE`: manifest, config, layers and root-filesystem totals of an image. */
 import { inspectImage, type InspectResult } from '../../index.ts';
 import { parsePlatform } from '../../image/platform.ts';
-import type { CommandSpec } from '../command.ts';
+import type { CommandHandler } from '../main.ts';
 import { daemonFrom } from '../options/enclave.ts';
-import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
+import { registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 import { parseReference } from '../../transports/index.ts';
 import { formatBytes } from '../render.ts';
 
@@ -15,15 +15,7 @@ interface InspectArgs extends RegistryArgs {
 }
 
 /** The inspect command. */
-export const inspectCommand: CommandSpec<InspectArgs, InspectResult> = {
-  command: 'inspect <image>',
-  describe: 'Show an image: config, platform, layers and root-filesystem totals',
-  builder: (y) =>
-    registryFlags(y)
-      .positional('image', { type: 'string', describe: 'image reference (oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG], ...)' })
-      .option('platform', { type: 'string', describe: 'platform to select from a multi-platform image (OS/ARCH[/VARIANT])', defaultDescription: 'linux/amd64' })
-      .option('files', { type: 'boolean', default: false, describe: 'list every root-filesystem entry with its sha256' })
-      .option('tmp-dir', { type: 'string', describe: 'directory for temporary files (a docker-archive is spooled there while read)', defaultDescription: '$TMPDIR or /tmp' }),
+export const inspectCommand: CommandHandler<InspectArgs, InspectResult> = {
   stages: () => [{ id: 'flatten', title: 'Reading layers' }],
   run: async (args, report, io) =>
     inspectImage(args.image, {

@@ -2,7 +2,7 @@
 import { homedir } from 'node:os';
 import { createSigningKeyFile, defaultSigningKeyPath, type GeneratedKey } from '../../index.ts';
 import { runTask } from '../../progress.ts';
-import type { CommandSpec } from '../command.ts';
+import type { CommandHandler } from '../main.ts';
 
 interface KeygenArgs {
   path?: string;
@@ -10,13 +10,7 @@ interface KeygenArgs {
 }
 
 /** The keygen command. The key itself is never printed. */
-export const keygenCommand: CommandSpec<KeygenArgs, GeneratedKey> = {
-  command: 'keygen [path]',
-  describe: 'Create an enclave signing key (RSA-3072, e=3, mode 0600) and print its MRSIGNER',
-  builder: (y) =>
-    y
-      .positional('path', { type: 'string', describe: 'where to write the PEM key', defaultDescription: '$XDG_CONFIG_HOME/cconv/enclave-key.pem or ~/.config/cconv/enclave-key.pem' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace an existing key (enclaves signed with it get a new MRSIGNER)' }),
+export const keygenCommand: CommandHandler<KeygenArgs, GeneratedKey> = {
   stages: () => [{ id: 'keygen', title: 'Generating an RSA-3072 key' }],
   run: (args, report, io) => {
     const path = args.path ?? defaultSigningKeyPath(io.env, homedir());

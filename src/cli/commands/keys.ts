@@ -15,8 +15,7 @@ import {
   type EnvelopeIdentity,
 } from '../../index.ts';
 import { wrapIoError } from '../../errors.ts';
-import type { CommandSpec } from '../command.ts';
-import type { CommandGroup } from '../main.ts';
+import type { CommandHandler } from '../main.ts';
 
 interface GenBrokerArgs {
   out: string;
@@ -30,13 +29,8 @@ export interface GenBrokerResult {
   keyId: string;
 }
 
-const genBrokerCommand: CommandSpec<GenBrokerArgs, GenBrokerResult> = {
-  command: 'gen-broker',
-  describe: 'Create a key broker X25519 key pair: DIR/broker.key (secret, mode 0600) and DIR/broker.pub',
-  builder: (y) =>
-    y
-      .option('out', { type: 'string', demandOption: true, describe: 'directory to write broker.key and broker.pub into (created, mode 0700, if missing)' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace existing key files (envelopes sealed to the old key can no longer be opened)' }),
+/** `keys gen-broker`. */
+export const genBrokerCommand: CommandHandler<GenBrokerArgs, GenBrokerResult> = {
   run: async (args) => {
     try {
       await mkdir(args.out, { recursive: true, mode: 0o700 });
@@ -77,16 +71,8 @@ export interface OpenResult {
   key?: string;
 }
 
-const openCommand: CommandSpec<OpenArgs, OpenResult> = {
-  command: 'open',
-  describe: 'Recover the data key from a key envelope with the broker secret key',
-  builder: (y) =>
-    y
-      .option('envelope', { type: 'string', demandOption: true, describe: 'key envelope (JSON) from the build' })
-      .option('broker-key', { type: 'string', demandOption: true, describe: 'broker secret key file (broker.key)' })
-      .option('out', { type: 'string', describe: 'write the 16-byte data key here (mode 0600)' })
-      .option('print', { type: 'boolean', default: false, describe: 'print the data key as hex on stdout (INSECURE: it lands in terminals and logs)' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace an existing --out file' }),
+/** `keys open`. */
+export const openCommand: CommandHandler<OpenArgs, OpenResult> = {
   run: async (args, _report, io) => {
     if (args.out === undefined && !args.print) {
       throw new CconvError('E_USAGE', 'say where the key goes: --out FILE (or --print to show it as hex)');
@@ -130,11 +116,4 @@ const openCommand: CommandSpec<OpenArgs, OpenResult> = {
     if (r.key !== undefined) return r.key;
     return [`Wrote the data key for key_name "${r.keyName}" to ${r.out} (mode 0600)`, `Bound to MRENCLAVE ${r.identity.mrenclave}, MRSIGNER ${r.identity.mrsigner}`].join('\n');
   },
-};
-
-/** The `keys` command group. */
-export const keysCommand: CommandGroup = {
-  command: 'keys',
-  describe: 'Key broker side of key envelopes: gen-broker, open',
-  subcommands: [genBrokerCommand, openCommand],
 };

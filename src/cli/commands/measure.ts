@@ -1,9 +1,9 @@
 /** `cconv measure IMAGE`: MRENCLAVE, attributes and file counts of the enclave, without signing. */
 import { createHash } from 'node:crypto';
 import { identityJson, type MeasuredIdentityJson } from '../../pipeline/index.ts';
-import type { CommandSpec } from '../command.ts';
-import { enclaveOptions, withMeasuredImage, type EnclaveArgs } from '../options/enclave.ts';
-import { registryFlags, type RegistryArgs } from '../options/registry.ts';
+import type { CommandHandler } from '../main.ts';
+import { withMeasuredImage, type EnclaveArgs } from '../options/enclave.ts';
+import type { RegistryArgs } from '../options/registry.ts';
 
 interface MeasureArgs extends EnclaveArgs, RegistryArgs {
   image: string;
@@ -23,10 +23,7 @@ export interface MeasureResult {
 }
 
 /** The measure command. */
-export const measureCommand: CommandSpec<MeasureArgs, MeasureResult> = {
-  command: 'measure <image>',
-  describe: 'Compute the MRENCLAVE of the confidential version of an image (nothing is signed or written)',
-  builder: (y) => registryFlags(enclaveOptions(y.positional('image', { type: 'string', describe: 'image reference' }))),
+export const measureCommand: CommandHandler<MeasureArgs, MeasureResult> = {
   stages: () => [
     { id: 'flatten', title: 'Reading and hashing the image' },
     { id: 'measure', title: 'Measuring the enclave' },

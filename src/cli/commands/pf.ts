@@ -21,22 +21,12 @@ import {
 } from '../../index.ts';
 import { wrapIoError } from '../../errors.ts';
 import { runTask } from '../../progress.ts';
-import type { CommandSpec } from '../command.ts';
-import type { CommandGroup } from '../main.ts';
+import type { CommandHandler } from '../main.ts';
 import { formatBytes } from '../render.ts';
-import type { Argv } from 'yargs';
 
 interface KeyArgs {
   key?: string;
   keyFile?: string;
-}
-
-/** `--key HEX` / `--key-file FILE` on a pf subcommand (a missing key is checked in run: E_USAGE). */
-function keyOptions(y: Argv): Argv {
-  return y
-    .option('key', { type: 'string', describe: 'wrap key as 32 hex digits (visible to other users in the process list: prefer --key-file)' })
-    .option('key-file', { type: 'string', describe: 'wrap key file: 16 raw bytes or 32 hex digits' })
-    .conflicts('key', 'key-file');
 }
 
 /** The key the options name, or undefined when none is given. */
@@ -81,15 +71,8 @@ export interface PfCryptResult {
   protectedSize: number;
 }
 
-const pfEncryptCommand: CommandSpec<EncryptArgs, PfCryptResult> = {
-  command: 'encrypt <input> <output>',
-  describe: 'Encrypt a file into a Gramine protected file bound to an enclave path',
-  builder: (y) =>
-    keyOptions(y)
-      .positional('input', { type: 'string', describe: 'plaintext file' })
-      .positional('output', { type: 'string', describe: 'protected file to write' })
-      .option('path', { type: 'string', demandOption: true, describe: 'path bound into the file: the path Gramine opens it by (the host path of the encrypted mount URI; for cconv images, the in-enclave path)' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace an existing output' }),
+/** `pf encrypt`. */
+export const pfEncryptCommand: CommandHandler<EncryptArgs, PfCryptResult> = {
   stages: () => [{ id: 'encrypt', title: 'Encrypting' }],
   run: async (args, report) => {
     const size = await inputSize(args.input);
@@ -122,16 +105,8 @@ interface DecryptArgs extends KeyArgs {
   force: boolean;
 }
 
-const pfDecryptCommand: CommandSpec<DecryptArgs, PfCryptResult> = {
-  command: 'decrypt <input> <output>',
-  describe: 'Decrypt and verify a Gramine protected file (output mode 0600)',
-  builder: (y) =>
-    keyOptions(y)
-      .positional('input', { type: 'string', describe: 'protected file' })
-      .positional('output', { type: 'string', describe: 'plaintext file to write' })
-      .option('path', { type: 'string', describe: 'path the file must be bound to (required unless --no-check-path)' })
-      .option('check-path', { type: 'boolean', default: true, describe: 'check the bound path (--no-check-path skips the check)' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace an existing output' }),
+/** `pf decrypt`. */
+export const pfDecryptCommand: CommandHandler<DecryptArgs, PfCryptResult> = {
   stages: () => [{ id: 'decrypt', title: 'Decrypting' }],
   run: async (args, report) => {
     if (args.checkPath && args.path === undefined) {
@@ -183,10 +158,8 @@ export interface PfInfoResult {
   consistent?: boolean;
 }
 
-const pfInfoCommand: CommandSpec<InfoArgs, PfInfoResult> = {
-  command: 'info <file>',
-  describe: 'Show a protected file: format version, sizes, node count; bound path and plaintext size with the key',
-  builder: (y) => keyOptions(y).positional('file', { type: 'string', describe: 'protected file' }),
+/** `pf info`. */
+export const pfInfoCommand: CommandHandler<InfoArgs, PfInfoResult> = {
   run: async (args) => {
     const fileSize = await inputSize(args.file);
     const node0 = Buffer.alloc(PF_NODE_SIZE);
@@ -225,11 +198,4 @@ const pfInfoCommand: CommandSpec<InfoArgs, PfInfoResult> = {
     else lines.push(`Bound path:  ${r.boundPath}`, `Plaintext:   ${r.size} bytes${r.consistent ? '' : ' (does NOT match the node count: truncated or padded file)'}`);
     return lines.join('\n');
   },
-};
-
-/** The `pf` command group. */
-export const pfCommand: CommandGroup = {
-  command: 'pf',
-  describe: 'Gramine protected files: encrypt, decrypt, info (like gramine-sgx-pf-crypt)',
-  subcommands: [pfEncryptCommand, pfDecryptCommand, pfInfoCommand],
 };

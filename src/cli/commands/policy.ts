@@ -7,8 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { CconvError, evaluateSkrPolicy, parseAttestationClaims, type SkrEvaluation } from '../../index.ts';
 import { wrapIoError } from '../../errors.ts';
-import type { CommandSpec } from '../command.ts';
-import type { CommandGroup } from '../main.ts';
+import type { CommandHandler } from '../main.ts';
 
 interface CheckArgs {
   policy: string;
@@ -23,13 +22,8 @@ async function readText(file: string): Promise<string> {
   }
 }
 
-const checkCommand: CommandSpec<CheckArgs, SkrEvaluation> = {
-  command: 'check',
-  describe: 'Check whether an Azure SKR release policy releases the key for the given attestation claims',
-  builder: (y) =>
-    y
-      .option('policy', { type: 'string', demandOption: true, describe: 'release policy (JSON, e.g. azure-skr-policy.json)' })
-      .option('claims', { type: 'string', demandOption: true, describe: 'attestation claims: the JSON payload of an MAA token, or the token itself (its signature is NOT checked)' }),
+/** `policy check`. */
+export const policyCheckCommand: CommandHandler<CheckArgs, SkrEvaluation> = {
   run: async (args) => {
     let policy: unknown;
     try {
@@ -49,11 +43,4 @@ const checkCommand: CommandSpec<CheckArgs, SkrEvaluation> = {
     return result;
   },
   human: (r) => `Allowed: ${r.reasons.join('; ')}`,
-};
-
-/** The `policy` command group. */
-export const policyCommand: CommandGroup = {
-  command: 'policy',
-  describe: 'Release policies: check an Azure SKR policy against attestation claims',
-  subcommands: [checkCommand],
 };

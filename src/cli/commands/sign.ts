@@ -8,10 +8,10 @@ import { wrapIoError } from '../../errors.ts';
 import { atomicWriteFile } from '../../files.ts';
 import { resolveSigningDate, type EnclaveIdentity } from '../../index.ts';
 import { signMeasured } from '../../pipeline/index.ts';
-import type { CommandSpec } from '../command.ts';
-import { enclaveOptions, withMeasuredImage, type EnclaveArgs } from '../options/enclave.ts';
-import { registryFlags, type RegistryArgs } from '../options/registry.ts';
-import { signerFrom, signerOptions, type SignerArgs } from '../options/signer.ts';
+import type { CommandHandler } from '../main.ts';
+import { withMeasuredImage, type EnclaveArgs } from '../options/enclave.ts';
+import type { RegistryArgs } from '../options/registry.ts';
+import { signerFrom, type SignerArgs } from '../options/signer.ts';
 import { identityLines } from './gramine-sign.ts';
 
 interface SignArgs extends EnclaveArgs, SignerArgs, RegistryArgs {
@@ -28,13 +28,7 @@ export interface SignResult extends EnclaveIdentity {
 }
 
 /** The sign command. */
-export const signCommand: CommandSpec<SignArgs, SignResult> = {
-  command: 'sign <image>',
-  describe: 'Measure and sign the confidential version of an image; write its .manifest.sgx, .sig and argv file',
-  builder: (y) =>
-    registryFlags(signerOptions(enclaveOptions(y.positional('image', { type: 'string', describe: 'image reference' }))))
-      .option('output-dir', { alias: 'o', type: 'string', demandOption: true, describe: 'directory to write the files to (created if missing)' })
-      .option('name', { type: 'string', default: 'app', describe: 'base name of the manifest and signature files' }),
+export const signCommand: CommandHandler<SignArgs, SignResult> = {
   stages: () => [
     { id: 'flatten', title: 'Reading and hashing the image' },
     { id: 'measure', title: 'Measuring the enclave' },

@@ -12,10 +12,8 @@ import {
   type SignedFileResult,
   type SigstructView,
 } from '../../index.ts';
-import type { CommandSpec } from '../command.ts';
-import type { CommandGroup } from '../main.ts';
+import type { CommandHandler } from '../main.ts';
 import { identityLines } from './gramine-sign.ts';
-import { ENCODINGS } from '../options/signer.ts';
 
 interface ViewArgs {
   file: string;
@@ -51,13 +49,7 @@ function viewText(v: SigstructView): string {
 }
 
 /** `sigstruct view FILE`. */
-export const sigstructViewCommand: CommandSpec<ViewArgs, SigstructView> = {
-  command: 'view <file>',
-  describe: 'Show every field of a SIGSTRUCT (.sig), MRENCLAVE and MRSIGNER',
-  builder: (y) =>
-    y
-      .positional('file', { type: 'string', describe: 'SIGSTRUCT file (1808 bytes)' })
-      .option('verify', { type: 'boolean', default: false, describe: 'check the key, the RSA signature and Q1/Q2' }),
+export const sigstructViewCommand: CommandHandler<ViewArgs, SigstructView> = {
   run: (args) => viewSigstructFile(args.file, { verify: args.verify }),
   human: viewText,
 };
@@ -72,17 +64,7 @@ interface ExportArgs {
 }
 
 /** `sigstruct export`: step 1 of two-step signing. */
-export const sigstructExportCommand: CommandSpec<ExportArgs, ExportFilesResult> = {
-  command: 'export',
-  describe: 'Two-step signing, step 1: write the bytes to sign and the unsigned SIGSTRUCT',
-  builder: (y) =>
-    y
-      .option('manifest', { type: 'string', demandOption: true, describe: 'the final .manifest.sgx, measured byte for byte as it is' })
-      .option('libpal', { type: 'string', demandOption: true, describe: 'the SGX PAL of the Gramine version (…/gramine/sgx/libpal.so)' })
-      .option('date', { type: 'string', describe: 'SIGSTRUCT date YYYY-MM-DD', defaultDescription: 'day of $SOURCE_DATE_EPOCH, else today (UTC)' })
-      .option('signing-data', { type: 'string', demandOption: true, describe: 'where to write the 256 bytes to sign (RSASSA-PKCS1-v1_5, SHA-256)' })
-      .option('unsigned', { type: 'string', demandOption: true, describe: 'where to write the unsigned SIGSTRUCT (keep it for import)' })
-      .option('gramine-version', { type: 'string', default: '1.9', describe: 'Gramine version whose layout constants to use' }),
+export const sigstructExportCommand: CommandHandler<ExportArgs, ExportFilesResult> = {
   stages: () => [
     { id: 'measure', title: 'Measuring the enclave' },
     { id: 'write', title: 'Writing the signing data' },
@@ -116,16 +98,7 @@ interface ImportArgs {
 }
 
 /** `sigstruct import`: step 2 of two-step signing. */
-export const sigstructImportCommand: CommandSpec<ImportArgs, SignedFileResult> = {
-  command: 'import',
-  describe: 'Two-step signing, step 2: attach a verified signature and write the SIGSTRUCT',
-  builder: (y) =>
-    y
-      .option('unsigned', { type: 'string', demandOption: true, describe: 'the unsigned SIGSTRUCT from sigstruct export' })
-      .option('signature', { type: 'string', demandOption: true, describe: 'signature of the signing data (384 bytes raw, or hex/base64 text)' })
-      .option('pubkey', { type: 'string', demandOption: true, describe: 'PEM public key of the signer (RSA-3072, e=3)' })
-      .option('signature-encoding', { choices: ENCODINGS, default: 'raw' as SignatureEncoding, describe: 'encoding of --signature' })
-      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the SIGSTRUCT file to write (e.g. app.sig)' }),
+export const sigstructImportCommand: CommandHandler<ImportArgs, SignedFileResult> = {
   run: (args) =>
     importSignatureFiles({
       unsignedPath: args.unsigned,
@@ -135,11 +108,4 @@ export const sigstructImportCommand: CommandSpec<ImportArgs, SignedFileResult> =
       outputPath: args.output,
     }),
   human: (r) => [`Wrote ${r.output}`, ...identityLines(r)].join('\n'),
-};
-
-/** `cconv sigstruct ...`. */
-export const sigstructCommand: CommandGroup = {
-  command: 'sigstruct',
-  describe: 'Show, check and two-step sign SGX SIGSTRUCTs',
-  subcommands: [sigstructViewCommand, sigstructExportCommand, sigstructImportCommand],
 };

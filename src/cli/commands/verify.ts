@@ -7,9 +7,9 @@ import { parsePlatform } from '../../image/platform.ts';
 import { verifyConfidentialImage, type VerifyImageResult } from '../../pipeline/index.ts';
 import { loadSigstorePublicKey, verifyAttestations, type VerifyAttestationsResult } from '../../publish/index.ts';
 import { parseReference } from '../../transports/index.ts';
-import type { CommandSpec } from '../command.ts';
+import type { CommandHandler } from '../main.ts';
 import { daemonFrom, openImage } from '../options/enclave.ts';
-import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
+import { registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 import { identityLines } from './gramine-sign.ts';
 
 interface VerifyArgs extends RegistryArgs {
@@ -29,16 +29,7 @@ export interface VerifyResult extends VerifyImageResult {
 }
 
 /** The verify command. */
-export const verifyCommand: CommandSpec<VerifyArgs, VerifyResult> = {
-  command: 'verify <image>',
-  describe: 'Verify a confidential image: signature, MRENCLAVE recomputed from its own files, trusted files, labels',
-  builder: (y) =>
-    registryFlags(y.positional('image', { type: 'string', describe: 'the confidential image (any reference form)' }))
-      .option('platform', { type: 'string', describe: 'platform to pick from a multi-platform image', defaultDescription: 'linux/amd64' })
-      .option('tmp-dir', { type: 'string', describe: 'directory for temporary files' })
-      .option('expect-mrenclave', { type: 'string', describe: 'fail unless MRENCLAVE is this (hex)' })
-      .option('expect-mrsigner', { type: 'string', describe: 'fail unless MRSIGNER is this (hex)' })
-      .option('attest-key', { type: 'string', describe: 'also verify the sigstore attestations stored with the image (docker:// only) against this public key' }),
+export const verifyCommand: CommandHandler<VerifyArgs, VerifyResult> = {
   stages: () => [
     { id: 'flatten', title: 'Reading and hashing the image' },
     { id: 'verify', title: 'Verifying the enclave' },
