@@ -2,16 +2,14 @@
  * `cconv` CLI: global options and command registration. `bin/cconv.js` calls `runCli` and sets the
  * process exit status from its result; nothing else in cconv exits.
  *
- * Start-up stays cheap (STYLE.md habit 10): this module loads yargs and the usage modules
+ * Start-up stays cheap (STYLE.md habit 10): parsing loads yargs and the usage modules
  * (src/cli/usage/: names, descriptions, options) only. A command's own module, and with it the
  * library and its dependencies (sigstore, dockerode, the registry client), is imported when that
  * command runs, so `cconv --version` and `cconv --help` load none of them.
  */
 import { readFileSync } from 'node:fs';
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import type { CliIo, CommandSpec, GlobalOptions } from './command.ts';
-import { ExitStatus } from './exit.ts';
-import { COMMANDS } from './usage/index.ts';
 
 /** The part of a command that runs (its module in src/cli/commands/), imported when it runs. */
 export type CommandHandler<A, R> = Pick<CommandSpec<A, R>, 'stages' | 'run' | 'human'>;
@@ -55,6 +53,13 @@ export function processIo(): CliIo {
 
 /** Parses `argv` and runs the command; resolves to the exit status. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  // `cconv --version` alone needs no parser. It is answered before yargs is imported: on Node 20,
+  // importing yargs costs more CPU than starting Node itself (bench/startup.ts).
+  if (argv.length === 1 && argv[0] === '--version') {
+    io.stdout(`${VERSION}\n`);
+    return 0;
+  }
+  const [{ default: yargs }, { COMMANDS }, { ExitStatus }] = await Promise.all([import('yargs'), import('./usage/index.ts'), import('./exit.ts')]);
   let status = 0;
   let parser: Argv = yargs()
     .scriptName('cconv')
