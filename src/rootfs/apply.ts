@@ -6,6 +6,7 @@
  */
 import { CconvError, type ErrorCode } from '../errors.ts';
 import type { Layer } from '../image/image.ts';
+import type { EntryBudget } from './limits.ts';
 import { OPAQUE_MARKER, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX, splitPath, symlinkEscapes } from './paths.ts';
 import type { ScannedMember } from './scan.ts';
 import { Node, keepAfterPrune, pruneLower } from './tree.ts';
@@ -17,6 +18,8 @@ export class LayerApplier {
   constructor(
     private readonly root: Node,
     private readonly layer: Pick<Layer, 'index' | 'descriptor'>,
+    /** Charged one entry per directory created implicitly (the caller charges the members). */
+    private readonly budget?: EntryBudget,
   ) {
     this.idx = layer.index;
   }
@@ -108,6 +111,7 @@ export class LayerApplier {
       let c = n.children!.get(p);
       if (c === undefined) {
         if (!create) return undefined;
+        this.budget?.take(1, this.layer);
         c = new Node(p, n, 'dir', 0o755, 0, 0, 0, this.idx);
         n.children!.set(p, c);
       } else if (c.type !== 'dir') {

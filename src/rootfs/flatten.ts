@@ -4,6 +4,7 @@ import type { Image } from '../image/image.ts';
 import { runTask, silentReporter } from '../progress.ts';
 import { LayerApplier } from './apply.ts';
 import { translateLayerError } from './errors.ts';
+import { EntryBudget, overLimit, resolveLimits } from './limits.ts';
 import { scanLayer, type ScannedMember } from './scan.ts';
 import { newRoot } from './tree.ts';
 import type { FlattenOptions, Rootfs } from './types.ts';
@@ -31,12 +32,19 @@ function abortReason(err: unknown, signal: AbortSignal | undefined): unknown {
  * default). Each layer is read to its end so its digest checks run; on error its stream is
  * destroyed and a CconvError naming the layer is thrown. Reports task `flatten` with advances in
  * uncompressed tar bytes, batched (one per MiB or per 100 ms, whichever comes first). Holds
- * metadata only.
+ * metadata only. Images over `options.limits` (types.ts FlattenLimits) are E_UNSUPPORTED: too
+ * many layers before any is read, a too long path or too many members of one layer while it is
+ * read, too many entries over the image before and while a layer is applied.
  */
 export async function flatten(image: Pick<Image, 'layers'>, options: FlattenOptions = {}): Promise<Rootfs> {
   const hash = options.hash !== false;
   const signal = options.signal;
+  const limits = resolveLimits(options.limits);
+  if (image.layers.length > limits.maxLayers) {
+    throw overLimit('maxLayers', `the image has ${image.layers.length} layers, over the limit of ${limits.maxLayers}`);
+  }
   const root = newRoot();
+  const budget = new EntryBudget(limits.maxEntries);
   await runTask(options.report ?? silentReporter, 'flatten', 'Flatten root filesystem', async (advance) => {
     let pending = 0;
     let last = Date.now();
@@ -58,7 +66,7 @@ export async function flatten(image: Pick<Image, 'layers'>, options: FlattenOpti
     const startScan = (i: number): void => {
       const layer = image.layers[i];
       if (layer === undefined || scans[i] !== undefined) return;
-      const p = scanLayer(layer, { hash, onBytes, signal: cancelled }).catch((err: unknown) => {
+      const p = scanLayer(layer, { hash, onBytes, signal: cancelled, limits }).catch((err: unknown) => {
         throw translateLayerError(err, layer);
       });
       p.catch(() => {}); // observed when its turn comes, or dropped after an earlier failure
@@ -71,8 +79,9 @@ export async function flatten(image: Pick<Image, 'layers'>, options: FlattenOpti
         startScan(i + 1);
         const members = await scans[i]!;
         options.onLayerRead?.(layer);
-        const applier = new LayerApplier(root, layer);
+        const applier = new LayerApplier(root, layer, budget);
         try {
+          budget.take(members.length, layer);
           for (const e of members) applier.apply(e);
         } catch (err) {
           throw translateLayerError(err, layer);

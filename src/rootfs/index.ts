@@ -10,6 +10,8 @@ export type { TarEntry } from './tar-reader.ts';
 /** Linux's limit of symlinks followed by `Rootfs.resolve`, and `readFile`'s default size cap. */
 export { MAX_SYMLINKS, DEFAULT_READ_FILE_MAX } from './view.ts';
 /** Contracts of the view. */
-export type { ContentVisitor, EntryType, FlattenOptions, Rootfs, RootfsEntry, RootfsTotals } from './types.ts';
+export type { ContentVisitor, EntryType, FlattenLimits, FlattenOptions, Rootfs, RootfsEntry, RootfsTotals } from './types.ts';
+/** flatten's default bounds (FlattenOptions.limits raises or lowers them). */
+export { DEFAULT_FLATTEN_LIMITS } from './limits.ts';
 /** The library directories an image's /etc/ld.so.conf (and its includes) lists. */
 export { ldSoConfDirs, LD_SO_CONF } from './ld-so-conf.ts';

@@ -7,7 +7,9 @@
 import { createHash } from 'node:crypto';
 import type { Layer } from '../image/image.ts';
 import { layerMembers } from './layer-members.ts';
+import { DEFAULT_FLATTEN_LIMITS, EntryBudget, checkMemberPaths } from './limits.ts';
 import type { TarEntry } from './tar-reader.ts';
+import type { FlattenLimits } from './types.ts';
 
 /** A tar member without its body; `sha256` is the raw digest (32 latin1 chars) of a file's content when hashing is on. */
 export type ScannedMember = Omit<TarEntry, 'body'> & { readonly sha256: string | undefined };
@@ -18,6 +20,8 @@ export interface ScanOptions {
   onBytes?: (n: number) => void;
   /** Checked before each member: when aborted, the scan stops (the layer stream is destroyed) and throws the reason. */
   signal?: AbortSignal;
+  /** Checked per member (E_UNSUPPORTED): path and name lengths, and members of this layer against maxEntries. */
+  limits?: FlattenLimits;
 }
 
 /**
@@ -27,8 +31,13 @@ export interface ScanOptions {
  */
 export async function scanLayer(layer: Pick<Layer, 'index' | 'descriptor' | 'openUncompressed'>, options: ScanOptions): Promise<ScannedMember[]> {
   const out: ScannedMember[] = [];
+  const limits = options.limits ?? DEFAULT_FLATTEN_LIMITS;
+  // This layer alone against maxEntries: refused while reading, before its member list grows further.
+  const budget = new EntryBudget(limits.maxEntries);
   for await (const e of layerMembers(layer, options.onBytes)) {
     options.signal?.throwIfAborted();
+    budget.take(1, layer);
+    checkMemberPaths(limits, layer, e.name, e.linkname);
     let sha256: string | undefined;
     if (options.hash && e.type === 'file') {
       const h = createHash('sha256');

@@ -51,8 +51,25 @@ export interface RootfsTotals {
 /** Receives file contents during a content pass. The stream must be consumed before resolving. */
 export type ContentVisitor = (entry: RootfsEntry, content: Readable) => Promise<void>;
 
+/**
+ * Bounds of `flatten` (defaults in DEFAULT_FLATTEN_LIMITS: 1,000,000 entries, 500 layers, 64 KiB
+ * paths, 255-byte names). Going over one is E_UNSUPPORTED naming the layer (and path).
+ */
+export interface FlattenLimits {
+  /** Most entries over the image: tar members of all layers (whiteouts too) plus implicitly created parent directories. */
+  maxEntries: number;
+  /** Most layers; checked before any layer is read. */
+  maxLayers: number;
+  /** Longest member path or link target, in bytes as stored. */
+  maxPathBytes: number;
+  /** Longest path component (file name), in bytes. */
+  maxNameBytes: number;
+}
+
 /** Options of `flatten`. */
 export interface FlattenOptions {
+  /** Raises or lowers the bounds; unset fields keep their defaults. Values must be positive integers (E_USAGE). */
+  limits?: Partial<FlattenLimits>;
   /** Compute `sha256` of every file while indexing (one pass over the layers). Default true. */
   hash?: boolean;
   report?: import('../progress.ts').Reporter;
