@@ -1,5 +1,6 @@
 /** Renders results.json into results.md and results.svg (no dependency). */
 import { buildRss, computeRatios, rssGrowth } from './ratios.ts';
+import type { StartupResult, StartupSide } from './startup.ts';
 import type { SuiteResults } from './suite.ts';
 import { renderSvg, type Panel } from './svg.ts';
 
@@ -45,6 +46,19 @@ export function renderChart(r: SuiteResults): string {
   return renderSvg([time, enclave, rss]);
 }
 
+/** The startup section: wall and CPU of each command, and issue 15's CPU target. */
+function startupMarkdown(s: StartupResult): string[] {
+  const ms = (x: number) => (x * 1000).toFixed(0);
+  const row = (x: StartupSide) => `| ${x.label} | ${ms(x.wall.median)} | ${ms(x.wall.min)}–${ms(x.wall.max)} | ${ms(x.cpu.median)} | ${ms(x.cpu.min)}–${ms(x.cpu.max)} |`;
+  return [
+    '## Start-up', '',
+    `Whole processes, ${s.pairs} interleaved rounds; CPU is user+system of the child. Target (issue 15): CPU of \`cconv --version\` ≤ 1.5 × CPU of \`node -e 0\` + 60 ms. \`--version\` alone is answered before yargs is imported; \`--help\` (no target) is what parsing any command costs.`, '',
+    '| process | wall median ms | wall min–max ms | CPU median ms | CPU min–max ms |', '|---|---:|---:|---:|---:|',
+    row(s.cconv), row(s.floor), row(s.help), '',
+    `CPU ratio ${s.cpuRatio.toFixed(2)}; target ≤ ${ms(s.cpuTargetSeconds)} ms: ${s.met ? 'met' : '**not met**'}.`,
+  ];
+}
+
 /** The Markdown report. */
 export function renderMarkdown(r: SuiteResults, svgName: string): string {
   const m = r.machine;
@@ -57,6 +71,7 @@ export function renderMarkdown(r: SuiteResults, svgName: string): string {
   lines.push(`![time, enclave and RSS charts](${svgName})`, '');
   lines.push('## Inputs', '', '| image | files | content | tar | gzip | zstd | generated in |', '|---|---:|---:|---:|---:|---:|---:|');
   for (const i of r.images) lines.push(`| ${i.name} | ${i.files} | ${(i.contentBytes / 1e6).toFixed(0)} MB | ${(i.tarBytes / 1e6).toFixed(0)} MB | ${(i.gzipBytes / 1e6).toFixed(0)} MB | ${(i.zstdBytes / 1e6).toFixed(0)} MB | ${i.generateSeconds.toFixed(0)} s |`);
+  if (r.startup) lines.push('', ...startupMarkdown(r.startup));
   lines.push('', '## Stages against their limits', '', 'ratio = stage time / limit time for the same input (1.0 = at the limit; for one-buffer limits, by throughput). Encryption\'s target is on throughput (stage MB/s ≥ 0.5 × limit MB/s, i.e. ratio ≤ 2).', '');
   lines.push('| stage | limit | ratio | target | met |', '|---|---|---:|---|---|');
   for (const x of computeRatios(r.measurements, r.options.images, r.options.enclaves)) {

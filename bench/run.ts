@@ -7,6 +7,8 @@
  *   --no-push              skip the registry push (needs docker-registry and skopeo)
  *   --keep                 keep the generated images in bench/work and reuse them
  *   --quick                tiny inputs, 1 run, no push, small enclaves (smoke test, seconds)
+ *   --pairs N              interleaved rounds of the startup stage (default 20; 3 with --quick)
+ *   --startup              only the startup stage (needs dist/: npm run bench:startup builds it); prints, writes nothing
  *   --out DIR              where to write the results (default bench/)
  *   --render FILE.json     only re-render results.md/.svg from an existing results.json
  */
@@ -14,6 +16,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderChart, renderMarkdown } from './render.ts';
+import { measureStartup, startupLines } from './startup.ts';
 import { DEFAULT_ENCLAVES, runSuite, type SuiteResults } from './suite.ts';
 import { IMAGE_SPECS } from './tree.ts';
 
@@ -40,6 +43,16 @@ if (render !== undefined) {
   process.exit(0);
 }
 const quick = flag('quick');
+const pairs = Number(value('pairs') ?? (quick ? 3 : 20));
+if (flag('startup')) {
+  const { result, measurements } = await measureStartup(join(here, '..'), pairs);
+  if (!result) {
+    process.stderr.write(`startup failed: ${measurements.flatMap((m) => m.samples).find((s) => s.error)?.error}\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`${startupLines(result).join('\n')}\n`);
+  process.exit(0);
+}
 let images = (value('sizes') ?? (quick ? 'tiny' : 'small,medium')).split(',');
 if (flag('full') && !images.includes('large')) images.push('large');
 const unknown = images.filter((i) => !(i in IMAGE_SPECS));
@@ -63,6 +76,7 @@ try {
     push: !quick && !flag('no-push'),
     bufferMiB: quick ? 16 : 256,
     opensslSeconds: quick ? 1 : 2,
+    startupPairs: pairs,
     log: (line) => process.stdout.write(`${line}\n`),
   });
   await writeResults(out, results, true);

@@ -6,9 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { generateImage, loadGenerated, type GeneratedImage } from './gen.ts';
 import { machineFacts, opensslSpeed, type MachineFacts } from './machine.ts';
 import { runShell, runStage, type Sample } from './runner.ts';
+import { measureStartup, startupLines, type StartupResult } from './startup.ts';
 import { summarize, type Measurement } from './stats.ts';
 import { IMAGE_SPECS } from './tree.ts';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
@@ -28,6 +30,8 @@ export interface SuiteOptions {
   /** Buffer size of the in-process sha256/aes limits, MiB. */
   bufferMiB: number;
   opensslSeconds: number;
+  /** Interleaved rounds of the startup stage (bench/startup.ts). */
+  startupPairs: number;
   log: (line: string) => void;
 }
 
@@ -37,6 +41,8 @@ export interface SuiteResults {
   options: { images: string[]; enclaves: string[]; runs: number; push: boolean };
   images: Array<{ name: string; files: number; contentBytes: number; tarBytes: number; gzipBytes: number; zstdBytes: number; generateSeconds: number }>;
   measurements: Measurement[];
+  /** Issue 15: `cconv --version` against `node -e 0`; absent when a command failed (e.g. no dist/). */
+  startup?: StartupResult;
   seconds: number;
 }
 
@@ -90,6 +96,12 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteResults> {
     if (status !== 0) throw new Error(`cconv keygen failed: ${err.trim()}`);
     return { runtime, key, dataKey };
   })());
+
+  // Start-up first, before the heavy stages heat the machine: whole processes, interleaved.
+  const startup = await measureStartup(fileURLToPath(new URL('../', import.meta.url)), o.startupPairs);
+  measurements.push(...startup.measurements);
+  const startupError = startup.measurements.flatMap((m) => m.samples).find((s) => s.error !== undefined)?.error;
+  for (const line of startup.result ? startupLines(startup.result) : [`startup FAILED ${startupError}`]) o.log(line);
 
   // Limits that need no inputs.
   await measure({ id: 'baseline/noop', kind: 'stage', label: 'empty child (RSS floor)' }, stage('noop', {}, 60));
@@ -206,6 +218,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteResults> {
     options: { images: o.images, enclaves: o.enclaves.map((e) => `${e.size}${e.edmm ? '-edmm' : ''}`), runs: o.runs, push: registry !== undefined },
     images,
     measurements,
+    ...(startup.result ? { startup: startup.result } : {}),
     seconds: (performance.now() - t0) / 1000,
   };
 }
