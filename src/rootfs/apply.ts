@@ -42,6 +42,7 @@ export class LayerApplier {
     }
     if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(e.name, parts.slice(0, -1), base);
     if (e.type === 'unsupported') throw this.fail('E_UNSUPPORTED', e.name, `unsupported tar type ${JSON.stringify(e.typeflag)}`);
+    if ((e.type === 'link' || e.type === 'symlink') && !e.linkValid) throw this.fail('E_UNSAFE_PATH', e.name, 'link target is not valid UTF-8 or contains NUL');
     if (parts.length === 0) {
       if (e.type !== 'dir') throw this.fail('E_UNSAFE_PATH', e.name, 'the root must be a directory');
       this.setMeta(this.root, e);

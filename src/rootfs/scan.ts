@@ -48,6 +48,7 @@ export async function scanLayer(layer: Pick<Layer, 'index' | 'descriptor' | 'ope
       ordinal: e.ordinal,
       name: e.name,
       nameValid: e.nameValid,
+      linkValid: e.linkValid,
       type: e.type,
       typeflag: e.typeflag,
       mode: e.mode,

@@ -113,9 +113,13 @@ export function decodeHeader(block: Buffer): RawHeader {
   return h;
 }
 
+/** PAX records whose values are names: a NUL in them is refused. */
+const NUL_FREE_RECORDS = new Set(['path', 'linkpath', 'uname', 'gname']);
+
 /**
  * Parses PAX extended-header records (`LEN KEY=VALUE\n`), in order, duplicates kept (GNU sparse
- * 0.0 repeats keys). Values stay raw bytes: xattr values are binary.
+ * 0.0 repeats keys). Values stay raw bytes: xattr values are binary. A NUL in a key, or in the
+ * value of path, linkpath, uname or gname, is a TarFormatError.
  */
 export function parsePaxRecords(buf: Buffer): Array<[string, Buffer]> {
   const out: Array<[string, Buffer]> = [];
@@ -131,7 +135,12 @@ export function parsePaxRecords(buf: Buffer): Array<[string, Buffer]> {
     const rec = buf.subarray(sp + 1, pos + len - 1);
     const eq = rec.indexOf(0x3d);
     if (eq <= 0) throw new TarFormatError('bad PAX record key');
-    out.push([rec.toString('utf8', 0, eq), rec.subarray(eq + 1)]);
+    const key = rec.toString('utf8', 0, eq);
+    const value = rec.subarray(eq + 1);
+    // As Go's archive/tar (validPAXRecord): a NUL would end the name in C and cut it short.
+    if (key.includes('\0')) throw new TarFormatError('NUL in a PAX record key');
+    if (NUL_FREE_RECORDS.has(key) && value.includes(0)) throw new TarFormatError(`NUL in the PAX ${key} record`);
+    out.push([key, value]);
     pos += len;
   }
   return out;

@@ -37,6 +37,8 @@ export interface TarEntry {
   /** Content size; the expanded size for sparse files; 0 for header-only types. */
   readonly size: number;
   readonly linkname: string;
+  /** False when the link target was not valid UTF-8 (then `linkname` is its latin1 reading). */
+  readonly linkValid: boolean;
   readonly devmajor: number;
   readonly devminor: number;
   readonly xattrs: Record<string, string> | undefined;
@@ -85,9 +87,13 @@ export async function* readTar(src: AsyncIterable<unknown>, onBytes?: (n: number
   try {
     for (;;) {
       const block = await r.read(BLOCK);
+      // An extended header (PAX, GNU long name or link) with no member after it is a cut tar.
+      const dangling = longName !== undefined || longLink !== undefined || pax !== undefined;
+      if (block.length === 0 && dangling) throw new TarFormatError('unexpected end of tar stream after an extended header');
       if (block.length === 0) break; // EOF on a block boundary: accepted, as Go does
       if (block.length < BLOCK) throw new TarFormatError('unexpected end of tar stream');
       if (isZeroBlock(block)) {
+        if (dangling) throw new TarFormatError('extended header without a member before the end of the archive');
         // End of archive is two zero blocks (or one at end of stream); like Go, a header after a
         // single zero block is an error rather than silently hidden entries.
         const next = await r.read(BLOCK);
@@ -182,6 +188,7 @@ async function buildEntry(
   }
   const type = TYPES[h.typeflag] ?? 'unsupported';
   const name = decodeName(nameBuf);
+  const link = decodeName(linkBuf);
   let finalType = type;
   if (h.typeflag === '\0' && name.s.endsWith('/')) finalType = 'dir';
   const storedSize = HEADER_ONLY.has(h.typeflag) || (finalType === 'dir' && h.typeflag !== 'D') ? 0 : size;
@@ -205,7 +212,8 @@ async function buildEntry(
     gid,
     mtime,
     size: contentSize,
-    linkname: decodeName(linkBuf).s,
+    linkname: link.s,
+    linkValid: link.ok,
     devmajor: h.devmajor,
     devminor: h.devminor,
     xattrs,
