@@ -4,8 +4,8 @@
  * never used as file names (members are numbered), so hostile names cannot escape the directory.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,7 +14,7 @@ import * as tar from 'tar-stream';
 import { CconvError, isCconvError, wrapIoError } from '../errors.ts';
 import { BULK_WRITE_BUFFER } from '../files.ts';
 import type { Digest } from '../image/types.ts';
-import { READ_CHUNK } from './fs-blob.ts';
+import { READ_CHUNK, openRegularFile } from './fs-blob.ts';
 
 /** One regular-file member as spooled. `head` holds its first (up to 8) bytes. */
 export interface SpooledMember {
@@ -62,14 +62,9 @@ class HashTap extends Transform {
   }
 }
 
-async function isGzipFile(file: string): Promise<boolean> {
-  const handle = await open(file, 'r');
-  try {
-    const { bytesRead, buffer } = await handle.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-  } finally {
-    await handle.close();
-  }
+async function isGzip(handle: FileHandle): Promise<boolean> {
+  const { bytesRead, buffer } = await handle.read(Buffer.alloc(2), 0, 2, 0);
+  return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
 }
 
 /** Options of `spoolTar`. */
@@ -81,19 +76,29 @@ export interface SpoolOptions {
 
 /**
  * Reads `file` (a tar, or a gzip-compressed tar) once and spools every regular member into `dir`
- * (which the caller creates and removes). E_IMAGE_NOT_FOUND when the file is missing, E_LAYER_CORRUPT
- * when it is not a readable tar, E_IO for other fs errors.
+ * (which the caller creates and removes). E_IMAGE_NOT_FOUND when the file is missing or not a
+ * regular file (a FIFO is refused, not waited on), E_LAYER_CORRUPT when it is not a readable tar,
+ * E_IO for other fs errors.
  */
 export async function spoolTar(file: string, dir: string, options: SpoolOptions = {}): Promise<Spool> {
+  let handle: FileHandle;
   try {
-    if (!(await stat(file)).isFile()) throw new CconvError('E_IMAGE_NOT_FOUND', `${file} is not a file`);
+    ({ handle } = await openRegularFile(file, (kind) => new CconvError('E_IMAGE_NOT_FOUND', `${file} is ${kind}, not a docker save archive`)));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CconvError('E_IMAGE_NOT_FOUND', `archive ${file} does not exist`, { cause: err });
     throw wrapIoError(err, `opening ${file}`);
   }
+  let gzip: boolean;
+  try {
+    gzip = await isGzip(handle);
+  } catch (err) {
+    await handle.close();
+    throw wrapIoError(err, `reading ${file}`);
+  }
   const spool: Spool = { members: new Map(), byDigest: new Map(), links: new Map() };
   const extract = tar.extract();
-  const source = createReadStream(file, { highWaterMark: READ_CHUNK });
+  // The stream owns the handle from here: it closes it at end, on error or when destroyed.
+  const source = handle.createReadStream({ highWaterMark: READ_CHUNK, start: 0 });
   const onBytes = options.onBytes;
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -101,7 +106,7 @@ export async function spoolTar(file: string, dir: string, options: SpoolOptions 
       cb(null, chunk);
     },
   });
-  const stages = (await isGzipFile(file)) ? [source, meter, createGunzip(), extract] : [source, meter, extract];
+  const stages = gzip ? [source, meter, createGunzip(), extract] : [source, meter, extract];
   const reading = (pipeline as (...s: unknown[]) => Promise<void>)(...stages, options.signal ? { signal: options.signal } : {});
   reading.catch(() => {}); // awaited below; this only keeps an early rejection from being unhandled
   let counter = 0;

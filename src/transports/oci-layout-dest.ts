@@ -16,7 +16,7 @@ import { createVerifier, digestOf, parseDigest } from '../image/digest.ts';
 import type { Descriptor, Digest, Index } from '../image/types.ts';
 import { MediaType } from '../image/types.ts';
 import { parseImageDocument, validateDescriptor } from '../image/validate.ts';
-import { blobPath } from './fs-blob.ts';
+import { blobPath, notRegularBlob, openRegularFile } from './fs-blob.ts';
 import { REF_NAME, readLayoutIndex } from './oci-layout.ts';
 import type { ImageDestination, ImageReference } from './types.ts';
 
@@ -98,10 +98,14 @@ export class OciLayoutDestination implements ImageDestination {
   /**
    * Copies the local blob file `path` to a temp file in the kernel (a reflink where the file system
    * has them, else copy_file_range: no pass through this process), hashes the copy, then renames
-   * it into place. About 4x faster than putBlob for a file on the same machine.
+   * it into place. About 4x faster than putBlob for a file on the same machine. E_BLOB_MISSING
+   * when `path` is not a regular file (copying from a FIFO would wait for a writer forever); the
+   * check opens the file without blocking, and only a file swapped between the check and the copy
+   * could slip past it.
    */
   async putBlobFile(descriptor: Descriptor, path: string): Promise<void> {
     await this.store(descriptor, async (tmp, verifier) => {
+      await (await openRegularFile(path, (kind) => notRegularBlob(descriptor, path, kind))).handle.close();
       await copyFile(path, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
       // What is verified is the copy itself, so a source changing meanwhile cannot slip through.
       await pipeline(createReadStream(tmp, { highWaterMark: BULK_WRITE_BUFFER }), verifier, new Writable({ write: (_c, _e, cb) => cb() }));

@@ -2,7 +2,7 @@
  * OCI image layout directories as a source (image-spec image-layout.md): `oci-layout` with
  * imageLayoutVersion 1.0.0, `index.json`, and `blobs/ALG/HEX`.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CconvError, wrapIoError } from '../errors.ts';
 import type { Image } from '../image/image.ts';
@@ -11,22 +11,35 @@ import { DEFAULT_PLATFORM, selectManifest } from '../image/platform.ts';
 import { MAX_DOCUMENT_BYTES, imageFromManifest, resolveDescriptor, type BlobOpener } from '../image/resolve.ts';
 import type { Descriptor, Index } from '../image/types.ts';
 import { parseIndex, parseJsonObject } from '../image/validate.ts';
-import { blobPath, openFileBlob } from './fs-blob.ts';
+import { blobPath, openFileBlob, openRegularFile } from './fs-blob.ts';
 import type { ImageReference, ImageSource, OpenOptions } from './types.ts';
 
 /** The annotation holding an index entry's tag. */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
+/**
+ * Reads a layout's small file `what` (oci-layout, index.json): E_IMAGE_NOT_FOUND when it is
+ * missing, E_MANIFEST_INVALID when it is too large or not a regular file (a FIFO would block the
+ * read forever), E_IO for other fs errors.
+ */
 async function readSmall(path: string, what: string, dir: string): Promise<Buffer> {
+  let opened;
   try {
-    const info = await stat(path);
-    if (info.size > MAX_DOCUMENT_BYTES) throw new CconvError('E_MANIFEST_INVALID', `${what} is over ${MAX_DOCUMENT_BYTES} bytes`);
-    return await readFile(path);
+    opened = await openRegularFile(path, (kind) => new CconvError('E_MANIFEST_INVALID', `${dir}: ${what} is ${kind}, not a regular file`));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
       throw new CconvError('E_IMAGE_NOT_FOUND', `${dir} is not an OCI image layout (no ${what})`, { cause: err });
     }
     throw wrapIoError(err, `reading ${path}`);
+  }
+  const { handle, info } = opened;
+  try {
+    if (info.size > MAX_DOCUMENT_BYTES) throw new CconvError('E_MANIFEST_INVALID', `${what} is over ${MAX_DOCUMENT_BYTES} bytes`);
+    return await handle.readFile();
+  } catch (err) {
+    throw wrapIoError(err, `reading ${path}`);
+  } finally {
+    await handle.close();
   }
 }
 
