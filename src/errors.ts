@@ -50,6 +50,7 @@ export type ErrorCode =
   | 'E_PF_AUTH' // protected file authentication failed (wrong key or tampered)
   | 'E_PF_PATH' // protected file bound to another path
   | 'E_POLICY_DENIED' // a release policy does not allow the given attestation claims (cconv policy check)
+  | 'E_QUOTE_REJECTED' // an SGX quote fails verification or the key broker's policy (cconv kbs verify-quote)
   // generic
   | 'E_IO' // local file system error
   | 'E_ABORTED' // the operation was cancelled through its AbortSignal

@@ -13,7 +13,7 @@ export const ExitStatus = {
   environment: 5,
   crypto: 6,
   unsupported: 7,
-  /** A release policy denies the claims (`cconv policy check`). */
+  /** A release policy denies the claims (`cconv policy check`), or a quote is rejected (`cconv kbs verify-quote`). */
   policyDenied: 8,
   /** Cancelled (SIGINT/SIGTERM), as shells report 128+SIGINT. */
   interrupted: 130,
@@ -56,6 +56,7 @@ const STATUS: Record<ErrorCode, number> = {
   E_PF_AUTH: ExitStatus.crypto,
   E_PF_PATH: ExitStatus.crypto,
   E_POLICY_DENIED: ExitStatus.policyDenied,
+  E_QUOTE_REJECTED: ExitStatus.policyDenied,
   E_UNSUPPORTED: ExitStatus.unsupported,
   E_TRANSPORT_UNAVAILABLE: ExitStatus.unsupported,
   E_ABORTED: ExitStatus.interrupted,

@@ -8,6 +8,7 @@ import { buildUsage } from './build.ts';
 import { copyUsage } from './copy.ts';
 import { gramineUsage } from './gramine-sign.ts';
 import { inspectUsage } from './inspect.ts';
+import { kbsUsage } from './kbs.ts';
 import { keygenUsage } from './keygen.ts';
 import { keysUsage } from './keys.ts';
 import { measureUsage } from './measure.ts';
@@ -18,4 +19,4 @@ import { sigstructUsage } from './sigstruct.ts';
 import { verifyUsage } from './verify.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: Array<CommandUsage | CommandGroup> = [buildUsage, verifyUsage, inspectUsage, copyUsage, measureUsage, signUsage, gramineUsage, sigstructUsage, keygenUsage, pfUsage, keysUsage, policyUsage, attestUsage];
+export const COMMANDS: Array<CommandUsage | CommandGroup> = [buildUsage, verifyUsage, inspectUsage, copyUsage, measureUsage, signUsage, gramineUsage, sigstructUsage, keygenUsage, pfUsage, keysUsage, policyUsage, attestUsage, kbsUsage];
