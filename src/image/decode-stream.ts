@@ -8,6 +8,7 @@ import { Readable, type Duplex } from 'node:stream';
 import { CconvError, isCconvError } from '../errors.ts';
 import { createDecompressor, type DecompressorOptions } from './decompress.ts';
 import { createVerifier, parseDigest, splitDigest } from './digest.ts';
+import { checkMagic } from './magic.ts';
 import { chain, mapStreamErrors } from './streams.ts';
 import type { Compression, Digest } from './types.ts';
 
@@ -23,21 +24,23 @@ export interface DecodeSpec {
 }
 
 /**
- * The blob-side stages for `spec` (blob digest and size, then the decoder when compressed) and the
- * diff_id to check on their output (undefined when it is the blob digest of an uncompressed
- * layer). Digests are validated here (E_DIGEST_INVALID).
+ * The blob-side stages for `spec` (blob digest and size, the first bytes against the compression
+ * the media type names (magic.ts), then the decoder when compressed) and the diff_id to check on
+ * their output (undefined when it is the blob digest of an uncompressed layer). Digests are
+ * validated here (E_DIGEST_INVALID).
  */
 export function decodeStages(spec: DecodeSpec): { stages: Duplex[]; diffId: Digest | undefined } {
   const { compression, name } = spec;
   const blob = createVerifier(spec.digest, { size: spec.size, what: name });
   const diffId = parseDigest(spec.diffId);
-  if (compression === 'none') return { stages: [blob], diffId: spec.digest === diffId ? undefined : diffId };
+  const magic = checkMagic(compression, name);
+  if (compression === 'none') return { stages: [blob, magic], diffId: spec.digest === diffId ? undefined : diffId };
   const decoder = mapStreamErrors(createDecompressor(compression, spec.decompressor), (err) =>
     isCconvError(err)
       ? err
       : new CconvError('E_LAYER_CORRUPT', `${name}: corrupt or truncated ${compression} stream: ${err.message}`, { cause: err }),
   );
-  return { stages: [blob, decoder], diffId };
+  return { stages: [blob, magic, decoder], diffId };
 }
 
 /**
