@@ -220,9 +220,9 @@ test('a template with an unknown placeholder, or invalid TOML, is E_MANIFEST_TEM
   t.throws(() => parseTemplate('a = ['), { code: 'E_MANIFEST_TEMPLATE' });
 });
 
-test('an image that already holds the runtime directory is refused', async (t) => {
+test('an image that already holds the runtime directory is refused (E_CONFIG)', async (t) => {
   const clash = fakeRootfs([exe('/usr/bin/app'), file('/usr/lib/x86_64-linux-gnu/gramine/libsysdb.so', 'x')]);
-  await t.throwsAsync(renderManifest({ config: config(), rootfs: clash }), { code: 'E_MANIFEST_TEMPLATE' });
+  await t.throwsAsync(renderManifest({ config: config(), rootfs: clash }), { code: 'E_CONFIG' });
 });
 
 test('invalid settings are E_CONFIG', async (t) => {

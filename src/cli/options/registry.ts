@@ -1,9 +1,10 @@
 /**
  * Registry connection options shared by every command that reads from or writes to a registry:
- * extra CA, TLS and plain-http escape hatches, and credentials (--username with the password on
- * stdin; else an Entra ID token for ACR from --entra-token-stdin or CCONV_ACR_ENTRA_TOKEN; otherwise
- * CCONV_REGISTRY_USERNAME/PASSWORD, then the Docker config). One set applies to every registry a
- * command talks to (the Entra token only to those answering with ACR's challenge). Never logged.
+ * extra CA, TLS and plain-http escape hatches, the minimum transfer speed, and credentials
+ * (--username with the password on stdin; else an Entra ID token for ACR from --entra-token-stdin
+ * or CCONV_ACR_ENTRA_TOKEN; otherwise CCONV_REGISTRY_USERNAME/PASSWORD, then the Docker config).
+ * One set applies to every registry a command talks to (the Entra token only to those answering
+ * with ACR's challenge). Never logged.
  */
 import type { Argv } from 'yargs';
 import { CconvError } from '../../errors.ts';
@@ -19,11 +20,12 @@ export interface RegistryArgs {
   entraTenant?: string;
   insecure?: boolean;
   plainHttp?: boolean;
+  minSpeed?: number;
 }
 
 const GROUP = 'Registry:';
 
-/** Adds --cert-file, --username, --password-stdin, --entra-token-stdin, --entra-tenant, --insecure and --plain-http. */
+/** Adds --cert-file, --username, --password-stdin, --entra-token-stdin, --entra-tenant, --insecure, --plain-http and --min-speed. */
 export function registryFlags(y: Argv): Argv {
   return y
     .option('cert-file', { type: 'string', group: GROUP, describe: 'PEM file of extra CA certificates for the registry' })
@@ -32,7 +34,8 @@ export function registryFlags(y: Argv): Argv {
     .option('entra-token-stdin', { type: 'boolean', group: GROUP, describe: 'read a Microsoft Entra ID access token for ACR from standard input (default: env CCONV_ACR_ENTRA_TOKEN)' })
     .option('entra-tenant', { type: 'string', group: GROUP, describe: 'Entra ID tenant sent with the ACR token exchange' })
     .option('insecure', { type: 'boolean', group: GROUP, describe: 'do not verify the registry\'s TLS certificate (never in production)' })
-    .option('plain-http', { type: 'boolean', group: GROUP, describe: 'talk plain HTTP to a localhost registry' });
+    .option('plain-http', { type: 'boolean', group: GROUP, describe: 'talk plain HTTP to a localhost registry' })
+    .option('min-speed', { type: 'number', group: GROUP, describe: 'fail a registry transfer slower than this many bytes/s over 30 s (0: never)', defaultDescription: '1024' });
 }
 
 /** Maps the registry flags onto the registry transport's options. */
@@ -41,6 +44,10 @@ export async function registryOptionsFrom(args: RegistryArgs, io: CliIo): Promis
   if (args.certFile !== undefined) options.caFile = args.certFile;
   if (args.insecure === true) options.insecure = true;
   if (args.plainHttp === true) options.plainHttp = true;
+  if (args.minSpeed !== undefined) {
+    if (!Number.isFinite(args.minSpeed) || args.minSpeed < 0) throw new CconvError('E_USAGE', `--min-speed must be a number of bytes per second >= 0, not ${String(args.minSpeed)}`);
+    options.minSpeed = args.minSpeed;
+  }
   if (args.entraTokenStdin === true && args.passwordStdin) {
     throw new CconvError('E_USAGE', '--entra-token-stdin and --password-stdin both read standard input; use one');
   }

@@ -69,8 +69,28 @@ function checkEntrypointSelected(entrypoint: string, selection: FileSelection | 
 }
 
 /**
+ * E_CONFIG when the image already has something at `path`, where cconv adds its own files, or a
+ * non-directory (a file, a symlink) where one of its parent directories goes: the image's content
+ * and the `key` setting collide, which another setting resolves (not the template).
+ */
+function checkOwnedPath(rootfs: RenderInput['rootfs'], path: string, key: 'pkglibdir' | 'argvPath', what: string): void {
+  const parts = path.split('/').filter((p) => p !== '');
+  for (let i = 1; i <= parts.length; i++) {
+    const at = parts.slice(0, i).join('/');
+    const e = rootfs.get(at);
+    if (e === undefined) return;
+    if (i < parts.length && e.type === 'dir') continue;
+    const which = i === parts.length ? `already has /${at}` : `has a ${e.type} at /${at}`;
+    throw new CconvError('E_CONFIG', `the image ${which}, where cconv puts ${what} (${key} ${path})`, {
+      hint: `set "${key}" in the "gramine" section of the --config file to a path the image does not use`,
+    });
+  }
+}
+
+/**
  * Renders the manifest. Throws E_NO_ENTRYPOINT (no Entrypoint/Cmd), E_CONFIG (executable or user
- * not in the image, bad settings, entrypoint excluded by the policy), E_MANIFEST_TEMPLATE (bad
+ * not in the image, bad settings, entrypoint excluded by the policy, the image already using
+ * pkglibdir or the argv file's path), E_MANIFEST_TEMPLATE (bad
  * template or refused fragment key). Deterministic: the same input gives a deep-equal object with
  * the same key order.
  */
@@ -88,13 +108,8 @@ export async function renderManifest(input: RenderInput): Promise<RenderedManife
   checkEntrypointSelected(entrypoint, input.selection);
   const user = await resolveUser(input.rootfs, cfg?.User);
   if (!env.has('HOME')) env.set('HOME', user.home ?? '/');
-  for (const owned of [s.pkglibdir, s.argvPath]) {
-    if (input.rootfs.get(owned.slice(1)) !== undefined) {
-      throw new CconvError('E_MANIFEST_TEMPLATE', `the image already has ${owned}, where cconv puts its runtime files`, {
-        hint: 'choose another pkglibdir/argvPath setting',
-      });
-    }
-  }
+  checkOwnedPath(input.rootfs, s.pkglibdir, 'pkglibdir', "Gramine's runtime files");
+  if (!s.insecureArgs) checkOwnedPath(input.rootfs, s.argvPath, 'argvPath', 'the trusted argv file');
 
   // Template layer, then image values under it.
   const m = substitute(input.template ?? (await loadTemplate()), { pkglibdir: s.pkglibdir, runtimedir });

@@ -1,15 +1,16 @@
 /**
  * HTTP(S) requests for the registry client on Node's http/https: TLS with system CAs plus an
  * optional CA file, bounded exponential backoff on 408/429/5xx and connection errors (honouring
- * Retry-After), idle timeouts, and same-host-only redirects of credentials. Header values never
- * appear in errors or logs.
+ * Retry-After), idle timeouts, a minimum transfer speed (speed.ts), and same-host-only redirects
+ * of credentials. Header values never appear in errors or logs.
  */
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { CconvError, wrapIoError } from '../../errors.ts';
+import { watchSpeed } from './speed.ts';
 
 /** Connection options shared by every request to one registry. */
 export interface HttpOptions {
@@ -23,8 +24,19 @@ export interface HttpOptions {
   retryBaseMs?: number;
   /** Upper bound of one backoff delay (and of an honoured Retry-After) in ms; default 10 000. */
   retryMaxMs?: number;
-  /** Socket idle timeout in ms; default 60 000. */
+  /**
+   * Socket idle timeout in ms, and the longest wait for a response's headers once the request is
+   * sent; default 60 000.
+   */
   timeoutMs?: number;
+  /**
+   * Bytes per second a request body or response body must keep up, averaged over `speedWindowMs`
+   * (see speed.ts); a slower transfer fails with E_NETWORK, without retry. 0 turns the check off;
+   * default 1024.
+   */
+  minSpeed?: number;
+  /** The window in ms over which `minSpeed` is judged; default 30 000. */
+  speedWindowMs?: number;
 }
 
 /** One request. A `Readable` body is sent once (never retried); a Buffer body may be replayed. */
@@ -82,6 +94,8 @@ export class HttpTransport {
       retryBaseMs: options.retryBaseMs ?? 250,
       retryMaxMs: options.retryMaxMs ?? 10_000,
       timeoutMs: options.timeoutMs ?? 60_000,
+      minSpeed: options.minSpeed ?? 1024,
+      speedWindowMs: options.speedWindowMs ?? 30_000,
     };
     // One TLS context for every connection: with `ca` alone, each new socket (one per parallel
     // blob) would parse the whole system CA list again. Keep-alive, no socket cap: parallel blob
@@ -169,14 +183,47 @@ export class HttpTransport {
       });
       req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
+      const { minSpeed, speedWindowMs: windowMs, timeoutMs: headersTimeoutMs } = this.options;
+      const watch = watchSpeed(req, `${method} ${target.host}`, { minSpeed, windowMs, headersTimeoutMs });
       if (body instanceof Readable) {
         body.on('error', (err) => req.destroy(err));
+        body.on('data', (chunk: Buffer) => watch.flushed(chunk.length)); // handed over, not flushed: pipe keeps the two close
         body.pipe(req);
       } else {
-        req.end(body);
+        writeSlices(req, body, (n) => watch.flushed(n));
       }
     });
   }
+}
+
+/** Request bodies are written in slices this large, so the speed check sees the flush progress. */
+const BODY_SLICE = 64 * 1024;
+
+/**
+ * Writes `body` (or nothing) to `req` in BODY_SLICE pieces, waiting for 'drain' when the socket
+ * is full, then ends it. `flushed(n)` is called as each piece reaches the socket.
+ */
+function writeSlices(req: ClientRequest, body: Buffer | undefined, flushed: (n: number) => void): void {
+  if (body === undefined || body.length === 0) {
+    req.end(body);
+    return;
+  }
+  let offset = 0;
+  const next = (): void => {
+    while (offset < body.length) {
+      const slice = body.subarray(offset, offset + BODY_SLICE);
+      offset += slice.length;
+      const more = req.write(slice, (err) => {
+        if (!err) flushed(slice.length);
+      });
+      if (!more) {
+        req.once('drain', next);
+        return;
+      }
+    }
+    req.end();
+  };
+  next();
 }
 
 /** First value of a header that may be repeated. */
