@@ -14,7 +14,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Collateral } from '@phala/dcap-qvl';
 import { DerError } from './der.ts';
-import { crlSignedBy, parseCrl, type Crl } from './x509.ts';
+import { crlSignedBy, parseCrl, x509FromDer, type Crl } from './x509.ts';
 
 export type { Collateral };
 
@@ -94,7 +94,7 @@ export function checkCollateralTimes(c: Collateral, nowSecs: number): Collateral
  * must have its subject and key, so that the CRL of another CA cannot stand in for it.
  */
 export function checkCrlSignatures(c: Collateral, rootDer: Uint8Array, pckIssuerDer: Uint8Array | undefined): CollateralProblem | undefined {
-  const root = new X509Certificate(rootDer);
+  const root = x509FromDer(rootDer);
   const rootCrl = parsedCrl(c, 'root_ca_crl');
   if ('check' in rootCrl) return rootCrl;
   if (!crlSignedBy(rootCrl, root.publicKey)) return { check: 'crl', reason: 'the root CA CRL is not signed by the trusted root CA' };
@@ -110,7 +110,7 @@ export function checkCrlSignatures(c: Collateral, rootDer: Uint8Array, pckIssuer
   }
   if (!issuer.checkIssued(root) || !issuer.verify(root.publicKey)) return { check: 'crl', reason: 'the PCK CRL issuer certificate is not signed by the trusted root CA' };
   if (!crlSignedBy(pckCrl, issuer.publicKey)) return { check: 'crl', reason: 'the PCK CRL is not signed by its issuer certificate' };
-  const pckIssuer = pckIssuerDer === undefined ? undefined : new X509Certificate(pckIssuerDer);
+  const pckIssuer = pckIssuerDer === undefined ? undefined : x509FromDer(pckIssuerDer);
   if (pckIssuer !== undefined && (pckIssuer.subject !== issuer.subject || !pckIssuer.publicKey.equals(issuer.publicKey))) {
     return { check: 'crl', reason: 'the PCK CRL comes from another CA than the one that issued the PCK certificate' };
   }

@@ -1,9 +1,10 @@
 /**
  * The few X.509 facts the key broker reads itself, with the DER walker in der.ts: a certificate's
  * extensions (to find the RA-TLS quote) and a CRL's dates and signature (which @phala/dcap-qvl
- * does not check). Everything else about certificates goes through node:crypto's X509Certificate.
+ * does not check). Everything else about certificates goes through node:crypto's X509Certificate,
+ * fed through x509FromDer.
  */
-import { verify as verifySignature, type KeyObject } from 'node:crypto';
+import { X509Certificate, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { DerError, Tag, bitStringBytes, children, encodingOf, expectTlv, oidToString, readTime, valueOf, type Tlv } from './der.ts';
 
 /** One certificate extension. `oid` is the OBJECT IDENTIFIER's content bytes, as found. */
@@ -14,13 +15,38 @@ export interface CertExtension {
   value: Uint8Array;
 }
 
-/** The extensions of a DER certificate, in order (none for a v1 certificate). Throws DerError. */
-export function certificateExtensions(der: Uint8Array): CertExtension[] {
+/**
+ * A certificate from DER, through PEM. node:crypto's X509Certificate looks for PEM first and takes
+ * the first "-----BEGIN CERTIFICATE-----" anywhere in the input, so DER holding such text (an
+ * RA-TLS certificate embeds a quote, which embeds the PEM PCK chain) would be read as the embedded
+ * certificate. Wrapping the DER in PEM ourselves makes ours the first one.
+ */
+export function x509FromDer(der: Uint8Array): X509Certificate {
+  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
+  return new X509Certificate(`-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`);
+}
+
+function tbsFields(der: Uint8Array): Tlv[] {
   const cert = expectTlv(der, 0, Tag.sequence, der.length, 'Certificate');
   if (cert.end !== der.length) throw new DerError('trailing bytes after the certificate');
   const [tbs] = children(der, cert);
   if (tbs === undefined || tbs.tag !== Tag.sequence) throw new DerError('Certificate: no TBSCertificate');
-  const wrappers = children(der, tbs).filter((t) => t.tag === Tag.context3);
+  return children(der, tbs);
+}
+
+/** The subjectPublicKeyInfo of a DER certificate, as encoded in it (a view). Throws DerError. */
+export function certificateSpki(der: Uint8Array): Uint8Array {
+  const fields = tbsFields(der);
+  const first = fields[0]?.tag === Tag.context0 ? 1 : 0; // [0] version
+  // serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+  const spki = fields[first + 5];
+  if (spki?.tag !== Tag.sequence) throw new DerError('TBSCertificate: no subjectPublicKeyInfo');
+  return encodingOf(der, spki);
+}
+
+/** The extensions of a DER certificate, in order (none for a v1 certificate). Throws DerError. */
+export function certificateExtensions(der: Uint8Array): CertExtension[] {
+  const wrappers = tbsFields(der).filter((t) => t.tag === Tag.context3);
   if (wrappers.length > 1) throw new DerError('TBSCertificate: more than one [3] extensions field');
   if (wrappers.length === 0) return [];
   const [list, ...rest] = children(der, wrappers[0]!);
