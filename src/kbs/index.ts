@@ -1,4 +1,4 @@
-/** The key broker service: SGX quote verification, RA-TLS certificates, Gramine's secret-provisioning messages. */
+/** The key broker service: SGX quote verification, RA-TLS, Gramine's secret-provisioning server. */
 export { createQuoteVerifier, acceptedQuote, INTEL_SGX_ROOT_CA_SHA256 } from './quote.ts';
 export type { QuoteCheck, QuotePolicy, QuoteVerdict, QuoteVerifier, QuoteVerifierOptions, VerifiedQuote } from './quote.ts';
 export { TCB_STATUSES, ALLOWABLE_TCB_STATUSES, parseAllowTcb, isTcbStatus } from './tcb.ts';
@@ -18,3 +18,7 @@ export {
   responseHeader,
   parseResponseHeader,
 } from './protocol.ts';
+export { startKbsServer } from './server.ts';
+export type { KbsServer, KbsServerOptions, ReleaseDecision, VerifiedEnclave } from './server.ts';
+export { auditLine } from './audit.ts';
+export type { AuditRecord, AuditStage } from './audit.ts';
