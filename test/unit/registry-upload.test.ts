@@ -1,82 +1,16 @@
 /**
  * The upload protocol against a recording fake registry (no auth): monolithic PUT below the chunk
  * size, PATCH chunks with contiguous Content-Range above it, mount 201/202, and the referrers tag
- * fallback when the API answers 404. The fake checks what a real registry checks (offsets, digest).
+ * fallback when the API answers 404. The fake (test/helpers/fake-registry.ts) checks what a real
+ * registry checks (offsets, digest).
  */
 import test from 'ava';
-import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { digestOf } from '../../src/image/digest.ts';
 import type { Digest } from '../../src/image/types.ts';
 import { RegistryClient, RegistryDestination, listReferrers, referrersTag, uploadBlob } from '../../src/transports/registry/index.ts';
-
-interface Fake {
-  host: string;
-  log: string[];
-  blobs: Map<string, Buffer>;
-  manifests: Map<string, Buffer>;
-  close(): Promise<void>;
-}
-
-async function fakeRegistry(): Promise<Fake> {
-  const log: string[] = [];
-  const blobs = new Map<string, Buffer>();
-  const manifests = new Map<string, Buffer>();
-  const sessions = new Map<string, Buffer>();
-  let n = 0;
-  const server: Server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const data = Buffer.concat(chunks);
-    const url = new URL(req.url ?? '/', 'http://x');
-    const range = req.headers['content-range'];
-    log.push(`${req.method} ${url.pathname}${url.searchParams.has('digest') ? ' digest' : ''}${url.searchParams.has('mount') ? ` mount from=${url.searchParams.get('from')}` : ''}${range ? ` ${range}` : ''}`);
-    let m: RegExpExecArray | null;
-    if (req.method === 'POST' && (m = /^\/v2\/(.+)\/blobs\/uploads\/$/.exec(url.pathname))) {
-      const mount = url.searchParams.get('mount');
-      if (mount !== null && url.searchParams.get('from') === 'src/repo' && blobs.has(mount)) return void res.writeHead(201).end();
-      const id = `u${++n}`;
-      sessions.set(id, Buffer.alloc(0));
-      return void res.writeHead(202, { location: `/v2/${m[1]}/blobs/uploads/${id}?_state=0` }).end();
-    }
-    if ((m = /^\/v2\/(.+)\/blobs\/uploads\/(u\d+)$/.exec(url.pathname))) {
-      const id = m[2]!;
-      const have = sessions.get(id);
-      if (have === undefined) return void res.writeHead(404).end();
-      if (req.method === 'DELETE') return void (sessions.delete(id), res.writeHead(204).end());
-      if (req.method === 'PATCH') {
-        const [start, end] = String(range).split('-').map(Number);
-        if (start !== have.length || end !== have.length + data.length - 1) return void res.writeHead(416).end();
-        sessions.set(id, Buffer.concat([have, data]));
-        return void res.writeHead(202, { location: `/v2/${m[1]}/blobs/uploads/${id}?_state=${end! + 1}` }).end();
-      }
-      if (req.method === 'PUT') {
-        const all = Buffer.concat([have, data]);
-        const digest = url.searchParams.get('digest')!;
-        if (`sha256:${createHash('sha256').update(all).digest('hex')}` !== digest) {
-          return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"errors":[{"code":"DIGEST_INVALID","message":"digest did not match"}]}');
-        }
-        blobs.set(digest, all);
-        sessions.delete(id);
-        return void res.writeHead(201).end();
-      }
-    }
-    if ((m = /^\/v2\/(.+)\/manifests\/(.+)$/.exec(url.pathname))) {
-      if (req.method === 'PUT') {
-        manifests.set(m[2]!, data);
-        return void res.writeHead(201).end();
-      }
-      const doc = manifests.get(m[2]!);
-      if (doc === undefined) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
-      return void res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end(doc);
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
-  return { host, log, blobs, manifests, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
-}
+import { fakeRegistry } from '../helpers/fake-registry.ts';
 
 const layer = (bytes: Buffer): { mediaType: string; digest: Digest; size: number } => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(bytes), size: bytes.length });
 

@@ -5,12 +5,12 @@
  * of credentials. Header values never appear in errors or logs.
  */
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { CconvError, wrapIoError } from '../../errors.ts';
-import { watchSpeed } from './speed.ts';
+import { watchSpeed, writeSlices } from './speed.ts';
 
 /** Connection options shared by every request to one registry. */
 export interface HttpOptions {
@@ -75,12 +75,27 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number): nu
   return Math.min(maxMs, baseMs * 2 ** attempt);
 }
 
-function isRetryableError(err: unknown): boolean {
+/** True for a raw connection error a retry may cure (reset, refused, timed out, premature close). */
+export function isRetryableError(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code;
   return typeof code === 'string' && (RETRY_CODES.has(code) || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).message === 'socket hang up');
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** True for a status a retry may cure: 408, 429, 500, 502, 503, 504. */
+export function isRetryableStatus(status: number): boolean {
+  return RETRY_STATUS.has(status);
+}
+
+/**
+ * True when `err` is the E_NETWORK `HttpTransport.request` throws for a connection failure a retry
+ * may cure; false for a too-slow transfer (speed.ts) and every other error.
+ */
+export function isRetryableFailure(err: unknown): boolean {
+  return err instanceof CconvError && err.code === 'E_NETWORK' && isRetryableError(err.cause);
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Sends requests for one registry (keep-alive agents; `close()` releases idle sockets). */
 export class HttpTransport {
@@ -135,13 +150,25 @@ export class HttpTransport {
       }
       if (attempt < retries && RETRY_STATUS.has(res.status)) {
         res.body.resume();
-        const asked = parseRetryAfter(headerValue(res.headers['retry-after']));
-        const delay = asked !== undefined ? Math.min(asked, this.options.retryMaxMs) : backoffDelay(attempt, this.options.retryBaseMs, this.options.retryMaxMs);
-        await sleep(delay);
+        await sleep(this.retryDelay(attempt, res));
         continue;
       }
       return res;
     }
+  }
+
+  /** Retries after the first attempt that callers retrying on their own may make (same budget as `request`). */
+  get retries(): number {
+    return this.options.retries;
+  }
+
+  /**
+   * The wait in ms before retry number `attempt` (0-based): the response's Retry-After when it has
+   * one, else the exponential backoff; never more than retryMaxMs.
+   */
+  retryDelay(attempt: number, res?: HttpResponse): number {
+    const asked = res === undefined ? undefined : parseRetryAfter(headerValue(res.headers['retry-after']));
+    return asked !== undefined ? Math.min(asked, this.options.retryMaxMs) : backoffDelay(attempt, this.options.retryBaseMs, this.options.retryMaxMs);
   }
 
   /** Releases pooled sockets. */
@@ -194,36 +221,6 @@ export class HttpTransport {
       }
     });
   }
-}
-
-/** Request bodies are written in slices this large, so the speed check sees the flush progress. */
-const BODY_SLICE = 64 * 1024;
-
-/**
- * Writes `body` (or nothing) to `req` in BODY_SLICE pieces, waiting for 'drain' when the socket
- * is full, then ends it. `flushed(n)` is called as each piece reaches the socket.
- */
-function writeSlices(req: ClientRequest, body: Buffer | undefined, flushed: (n: number) => void): void {
-  if (body === undefined || body.length === 0) {
-    req.end(body);
-    return;
-  }
-  let offset = 0;
-  const next = (): void => {
-    while (offset < body.length) {
-      const slice = body.subarray(offset, offset + BODY_SLICE);
-      offset += slice.length;
-      const more = req.write(slice, (err) => {
-        if (!err) flushed(slice.length);
-      });
-      if (!more) {
-        req.once('drain', next);
-        return;
-      }
-    }
-    req.end();
-  };
-  next();
 }
 
 /** First value of a header that may be repeated. */

@@ -9,7 +9,8 @@
  *   consumer is behind and the socket paused, which is not the peer's fault).
  * Speed is judged over windows of `windowMs` of counted time. A failure destroys the request or
  * the response with E_NETWORK naming the host and the phase; it is not retried (a peer that slow
- * is likely to stay slow, and the user should hear so at once).
+ * is likely to stay slow, and the user should hear so at once). `writeSlices` sends a Buffer body
+ * in pieces so that flushed bytes can be counted.
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -131,4 +132,34 @@ export function watchSpeed(req: ClientRequest, label: string, limits: SpeedLimit
       sent += n;
     },
   };
+}
+
+/** Request bodies are written in slices this large, so the speed check sees the flush progress. */
+const BODY_SLICE = 64 * 1024;
+
+/**
+ * Writes `body` (or nothing) to `req` in BODY_SLICE pieces, waiting for 'drain' when the socket
+ * is full, then ends it. `flushed(n)` is called as each piece reaches the socket.
+ */
+export function writeSlices(req: ClientRequest, body: Buffer | undefined, flushed: (n: number) => void): void {
+  if (body === undefined || body.length === 0) {
+    req.end(body);
+    return;
+  }
+  let offset = 0;
+  const next = (): void => {
+    while (offset < body.length) {
+      const slice = body.subarray(offset, offset + BODY_SLICE);
+      offset += slice.length;
+      const more = req.write(slice, (err) => {
+        if (!err) flushed(slice.length);
+      });
+      if (!more) {
+        req.once('drain', next);
+        return;
+      }
+    }
+    req.end();
+  };
+  next();
 }
