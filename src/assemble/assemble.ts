@@ -12,7 +12,7 @@ import { buildCconvLayer } from './cconv-layer.ts';
 import { buildConfig, buildManifest, configDescriptor, type LabelInput } from './config.ts';
 import { openSpooled, type SpooledLayer } from './layer-file.ts';
 import { normalizeImagePath } from './paths.ts';
-import { findLayersWith, rewriteLayer } from './rewrite.ts';
+import { countShadowed, findLayersWith, rewriteLayer } from './rewrite.ts';
 import { buildRuntimeLayer } from './runtime-layer.ts';
 import type { AssembledImage, AssembledLayer, AssembleInput } from './types.ts';
 
@@ -62,6 +62,9 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
   if (!Number.isSafeInteger(input.epoch) || input.epoch < 0) throw new CconvError('E_CONFIG', `epoch ${input.epoch} is not a non-negative integer number of seconds`);
   if (input.entrypoint.length === 0) throw new CconvError('E_CONFIG', 'the output image needs an entrypoint (the runtime loader argv)');
   const encrypted = new Set(input.encrypted.map((e) => normalizeImagePath(e.path, 'encrypted file')));
+  const encrypts = input.encrypts;
+  // A plaintext the policy encrypts is in no app layer, live or not (rewrite.ts).
+  const drops = encrypts === undefined ? (path: string) => encrypted.has(path) : (path: string) => encrypted.has(path) || encrypts(`/${path}`);
   let dir: string;
   try {
     dir = await mkdtemp(join(input.tmpDir ?? tmpdir(), 'cconv-assemble-'));
@@ -77,7 +80,7 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
   try {
     return await runTask(report, 'assemble', 'Assembling the output image', async (advance) => {
       const source = input.source;
-      const hits = await findLayersWith(source.layers, encrypted, advance);
+      const hits = encrypted.size > 0 || encrypts !== undefined ? await findLayersWith(source.layers, drops, advance) : new Map<number, string[]>();
       const runtime = await buildRuntimeLayer(input.runtime.rootfs, input.runtime.paths, input.runtime.added ?? [], {
         epoch: input.epoch,
         workDir: dir,
@@ -89,7 +92,7 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
       const app: AssembledLayer[] = [];
       for (const layer of source.layers) {
         if (!hits.has(layer.index)) app.push(kept(layer));
-        else app.push(spooled(await rewriteLayer(layer, encrypted, join(dir, `layer-source-${layer.index}`), advance), 'source'));
+        else app.push(spooled(await rewriteLayer(layer, drops, join(dir, `layer-source-${layer.index}`), advance), 'source'));
       }
       const lowerType = (path: string): EntryType | undefined => runtime.entries.get(path) ?? input.sourceRootfs.get(path)?.type;
       const cconv = await buildCconvLayer({
@@ -124,7 +127,8 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
         configBytes,
         configDescriptor: config,
         layers,
-        rewritten: [...hits].sort((a, b) => a - b),
+        rewritten: [...hits.keys()].sort((a, b) => a - b),
+        droppedShadowed: countShadowed(hits, input.sourceRootfs),
         close,
       };
     });

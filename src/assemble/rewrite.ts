@@ -1,14 +1,21 @@
 /**
- * Source layers that hold an encrypted path: finding them (every layer, shadowed versions
- * included) and rewriting them without those paths. A rewritten layer has the same members in the
- * same order, with their names, modes, owners, mtimes, link targets, device numbers and xattrs,
- * minus every member at an encrypted path; sparse files are written expanded, other PAX records
- * (atime, ctime, global headers) are not kept. Hardlinks from or to an encrypted path are refused
- * (E_UNSUPPORTED): the other name would keep the plaintext.
+ * Source layers that hold an encrypted path: finding them (every layer, shadowed and deleted
+ * versions included) and rewriting them without those paths. Which paths are encrypted is a test
+ * on a member's normalised path (`DropTest`): the live encrypted files and every path the policy
+ * encrypts, so a version that a later layer deletes or replaces (by a whiteout, or by a directory
+ * at a file's path) is dropped too. Only regular-file members are dropped: they alone carry
+ * content. Directories, symlinks, devices, fifos and whiteouts stay (a whiteout is kept even when
+ * its own name matches, so it still hides what it hid).
+ *
+ * A rewritten layer has the same members in the same order, with their names, modes, owners,
+ * mtimes, link targets, device numbers and xattrs, minus the dropped members; sparse files are
+ * written expanded, other PAX records (atime, ctime, global headers) are not kept. Hardlinks from
+ * or to an encrypted path are refused (E_UNSUPPORTED): the other name would keep the plaintext.
  */
 import { CconvError } from '../errors.ts';
 import type { Layer } from '../image/image.ts';
 import { layerMembers, translateLayerError, type TarEntry } from '../rootfs/index.ts';
+import type { Rootfs } from '../rootfs/types.ts';
 import { spoolLayer, type SpooledLayer } from './layer-file.ts';
 import { normalizeMemberName } from './paths.ts';
 import { tarStream, type TarItem, type TarItemType } from './tar-writer.ts';
@@ -18,22 +25,28 @@ type LayerView = Pick<Layer, 'index' | 'descriptor' | 'openUncompressed'>;
 /** How many layers are scanned at once (zlib inflates on the thread pool, so this uses several cores). */
 const SCAN_CONCURRENCY = 4;
 
-/** Checks one member against the encrypted set; true when it must be dropped. */
-function mustDrop(e: TarEntry, encrypted: ReadonlySet<string>, layer: LayerView): boolean {
+/** True when the regular file at normalised path `path` ('app/key') must be in no layer in plaintext. */
+export type DropTest = (path: string) => boolean;
+
+const WHITEOUT_PREFIX = '.wh.';
+
+/** Checks one member; true when it must be dropped. Throws for a hardlink involving a dropped path. */
+function mustDrop(e: TarEntry, drops: DropTest, layer: LayerView): boolean {
   const path = e.nameValid ? normalizeMemberName(e.name) : undefined;
   if (path === undefined) {
     throw new CconvError('E_UNSAFE_PATH', `layer ${layer.index} (${layer.descriptor.digest}): unsafe member name ${JSON.stringify(e.name)}`);
   }
   if (e.type === 'link') {
     const target = normalizeMemberName(e.linkname);
-    const hit = encrypted.has(path) ? path : target !== undefined && encrypted.has(target) ? target : undefined;
+    const hit = drops(path) ? path : target !== undefined && drops(target) ? target : undefined;
     if (hit !== undefined) {
       throw new CconvError('E_UNSUPPORTED', `layer ${layer.index} (${layer.descriptor.digest}): hardlink ${JSON.stringify(`/${path}`)} -> ${JSON.stringify(`/${target ?? e.linkname}`)} involves the encrypted file /${hit}`, {
         hint: 'encrypt every name of the file, or replace the hardlink by a copy in the source image',
       });
     }
   }
-  return encrypted.has(path);
+  if (e.type !== 'file' || path.slice(path.lastIndexOf('/') + 1).startsWith(WHITEOUT_PREFIX)) return false;
+  return drops(path);
 }
 
 /** Streams one layer's members to `visit`, translating errors; reads the layer to its end. */
@@ -46,24 +59,25 @@ async function eachMember(layer: LayerView, visit: (e: TarEntry) => Promise<void
 }
 
 /**
- * The indexes of the layers that hold a member at an encrypted path (normalised, e.g. 'app/key'),
- * scanning every layer to its end (digests checked) and up to 4 at a time. Throws E_UNSUPPORTED
- * for a hardlink from or to an encrypted path.
+ * The layers that hold a member `drops` selects, each with the paths of those members (normalised,
+ * e.g. 'app/key', in tar order), scanning every layer to its end (digests checked) and up to 4 at
+ * a time. Throws E_UNSUPPORTED for a hardlink from or to such a path.
  */
-export async function findLayersWith(layers: readonly LayerView[], encrypted: ReadonlySet<string>, onBytes?: (n: number) => void): Promise<Set<number>> {
-  const hits = new Set<number>();
-  if (encrypted.size === 0) return hits;
+export async function findLayersWith(layers: readonly LayerView[], drops: DropTest, onBytes?: (n: number) => void): Promise<Map<number, string[]>> {
+  const hits = new Map<number, string[]>();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < layers.length) {
       const layer = layers[next++]!;
+      const paths: string[] = [];
       await eachMember(
         layer,
         (e) => {
-          if (mustDrop(e, encrypted, layer)) hits.add(layer.index);
+          if (mustDrop(e, drops, layer)) paths.push(normalizeMemberName(e.name)!);
         },
         onBytes,
       );
+      if (paths.length > 0) hits.set(layer.index, paths);
     }
   };
   const workers = Array.from({ length: Math.min(SCAN_CONCURRENCY, layers.length) }, worker);
@@ -71,6 +85,21 @@ export async function findLayersWith(layers: readonly LayerView[], encrypted: Re
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return hits;
+}
+
+/**
+ * How many of the members `findLayersWith` found are not the live file at their path in `root`
+ * (the flattened source): versions a later layer deletes or replaces, which a rewrite drops too.
+ */
+export function countShadowed(hits: ReadonlyMap<number, readonly string[]>, root: Pick<Rootfs, 'get'>): number {
+  let n = 0;
+  for (const [layer, paths] of hits) {
+    for (const path of paths) {
+      const live = root.get(path);
+      if (live?.type !== 'file' || live.layer !== layer) n++;
+    }
+  }
+  return n;
 }
 
 const ITEM_TYPE: Partial<Record<TarEntry['type'], TarItemType>> = {
@@ -86,10 +115,10 @@ async function* body(e: TarEntry, layer: LayerView): AsyncGenerator<Buffer> {
   }
 }
 
-async function* rewrittenItems(layer: LayerView, encrypted: ReadonlySet<string>): AsyncGenerator<TarItem> {
+async function* rewrittenItems(layer: LayerView, drops: DropTest): AsyncGenerator<TarItem> {
   try {
     for await (const e of layerMembers(layer)) {
-      if (mustDrop(e, encrypted, layer)) continue;
+      if (mustDrop(e, drops, layer)) continue;
       const type = ITEM_TYPE[e.type];
       if (type === undefined) throw new CconvError('E_UNSUPPORTED', `layer ${layer.index}: ${JSON.stringify(e.name)}: unsupported tar type ${JSON.stringify(e.typeflag)}`);
       const item: TarItem = { name: e.name, type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime };
@@ -111,9 +140,9 @@ async function* rewrittenItems(layer: LayerView, encrypted: ReadonlySet<string>)
 }
 
 /**
- * Rewrites `layer` without the members at encrypted paths into a gzip temp file `file`. The
- * source is read to its end (its digests are checked). Errors as `findLayersWith`, plus E_IO.
+ * Rewrites `layer` without the members `drops` selects into a gzip temp file `file`. The source
+ * is read to its end (its digests are checked). Errors as `findLayersWith`, plus E_IO.
  */
-export async function rewriteLayer(layer: LayerView, encrypted: ReadonlySet<string>, file: string, onBytes?: (n: number) => void): Promise<SpooledLayer> {
-  return spoolLayer(tarStream(rewrittenItems(layer, encrypted)), file, onBytes);
+export async function rewriteLayer(layer: LayerView, drops: DropTest, file: string, onBytes?: (n: number) => void): Promise<SpooledLayer> {
+  return spoolLayer(tarStream(rewrittenItems(layer, drops)), file, onBytes);
 }

@@ -50,6 +50,13 @@ export interface AssembleInput {
    */
   runtime: { rootfs: Rootfs; paths: readonly string[]; added?: readonly RuntimeAddedFile[] };
   encrypted: readonly EncryptedFile[];
+  /**
+   * True for an absolute in-image path ('/app/model/old.bin') the policy encrypts. Every regular
+   * file at such a path is dropped from the app's layers, also where a later layer deletes or
+   * replaces it, so no blob holds a plaintext the policy meant to encrypt. Without it, only the
+   * paths of `encrypted` are dropped.
+   */
+  encrypts?: (path: string) => boolean;
   /** Files of the cconv layer: `.manifest.sgx` and `.sig` under /cconv/, the trusted argv file (0444). */
   files: readonly AddedFile[];
   /** Directories to create (mode 0755, root), e.g. a WorkingDir the image lacks. */
@@ -91,6 +98,8 @@ export interface AssembledImage {
   layers: readonly AssembledLayer[];
   /** Source layer indexes that were rewritten (they held an encrypted path). */
   rewritten: readonly number[];
+  /** Plaintext files dropped from the app's layers that were not live: deleted or replaced by a later layer. */
+  droppedShadowed: number;
   /** Removes the temp dir of built layers (open() fails after). Idempotent. Does not close `source`. */
   close(): Promise<void>;
 }

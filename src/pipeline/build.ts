@@ -20,7 +20,7 @@ import { atomicWriteFile } from '../files.ts';
 import type { Image, Layer } from '../image/image.ts';
 import type { TrustedFile } from '../measure/index.ts';
 import type { Digest } from '../image/types.ts';
-import { defaultPolicy, type Policy } from '../policy/index.ts';
+import { defaultPolicy, encryptedPathTest, type Policy } from '../policy/index.ts';
 import { silentReporter, type Reporter } from '../progress.ts';
 import type { Rootfs } from '../rootfs/types.ts';
 import type { GramineSettings, ManifestTable } from '../runtimes/index.ts';
@@ -66,7 +66,8 @@ export interface BuildInput {
 export interface BuildOutput {
   digest: Digest;
   identity: EnclaveIdentity;
-  files: { trusted: number; allowed: number; encrypted: number; excluded: number };
+  /** `droppedShadowed`: plaintexts of encrypted paths dropped from the app's layers that a later layer deletes or replaces. */
+  files: { trusted: number; allowed: number; encrypted: number; excluded: number; droppedShadowed: number };
   encryptedBytes: number;
   /** The trusted files as listed in the manifest (uri, sha256), in manifest order. */
   trustedFiles: TrustedFile[];
@@ -157,6 +158,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
       encrypted = await timed('encrypt', () => encryptSelected(measured.rootfs, toEncrypt, key!, { report, ...(input.tmpDir ? { tmpDir: input.tmpDir } : {}) }));
     }
     const manifestPath = `${CCONV_DIR}/${APP_NAME}.manifest.sgx`;
+    const encrypts = encryptedPathTest(policy);
     const argv = measured.rendered.argvFile;
     const assembled = await timed('assemble', () =>
       assembleImage({
@@ -165,6 +167,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
         sourceRef: input.sourceRef,
         runtime: { rootfs: runtimeRoot, paths: [input.runtime.pkglibdir], added: host.files },
         encrypted: encrypted?.files ?? [],
+        ...(encrypts ? { encrypts } : {}),
         files: [
           { path: manifestPath, content: measured.manifestSgx, mode: 0o644 },
           { path: `${CCONV_DIR}/${APP_NAME}.sig`, content: sigstruct, mode: 0o644 },
@@ -180,6 +183,9 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
         ...(input.tmpDir ? { tmpDir: input.tmpDir } : {}),
       }),
     );
+    if (assembled.droppedShadowed > 0) {
+      report({ type: 'log', level: 'info', message: `dropped ${assembled.droppedShadowed} deleted or replaced plaintext versions of encrypted paths from the app's layers` });
+    }
     try {
       const digest = await timed('write', async () => {
         await early?.settle(); // a failure here is the outer catch's to clean up
@@ -189,7 +195,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
       const out: BuildOutput = {
         digest,
         identity,
-        files: { trusted: measured.selection.trusted.length, allowed: measured.selection.allowed.length, encrypted: toEncrypt.length, excluded: measured.selection.excluded },
+        files: { trusted: measured.selection.trusted.length, allowed: measured.selection.allowed.length, encrypted: toEncrypt.length, excluded: measured.selection.excluded, droppedShadowed: assembled.droppedShadowed },
         encryptedBytes: encrypted?.bytes ?? 0,
         trustedFiles: measured.trustedFiles,
         encryptedPaths: toEncrypt.map((f) => f.path).sort(),

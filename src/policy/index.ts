@@ -5,6 +5,7 @@ export { globToRegExp, matchGlob } from './glob.ts';
 export {
   compilePolicy,
   defaultPolicy,
+  encryptedPathTest,
   DEFAULT_POLICY_URL,
   loadPolicy,
   parsePolicy,

@@ -129,3 +129,14 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     },
   };
 }
+
+/**
+ * True for an absolute path the policy classifies `encrypt` (last-match-wins, so a later trust or
+ * exclude rule takes a path back), whether or not the path exists: what a build must keep out of
+ * every layer in plaintext. Undefined when no rule encrypts anything.
+ */
+export function encryptedPathTest(policy: Policy): ((path: string) => boolean) | undefined {
+  if (!policy.rules.some((r) => r.type === 'encrypt')) return undefined;
+  const compiled = compilePolicy(policy);
+  return (path) => compiled.classify(path) === 'encrypt';
+}

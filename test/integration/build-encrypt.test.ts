@@ -7,6 +7,8 @@
  * key and `cconv pf decrypt` of the ciphertexts in the image gives the plaintext back, another
  * broker key fails; the release policies carry the build's MRENCLAVE; a second build with a fresh
  * key has the same MRENCLAVE and the same digest for every layer that holds no ciphertext.
+ * Issue 17: versions of encrypted paths that later layers white out or replace by a directory are
+ * in no output blob either, and the build counts them (`files.droppedShadowed`).
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
@@ -36,6 +38,17 @@ function modelBytes(): Buffer {
   return Buffer.concat(parts);
 }
 
+/** The image of an OCI layout and its gzip layers as they are, to build another image on. */
+async function layoutLayers(dir: string) {
+  const app = await readLayoutImage(dir);
+  const layers: BuiltLayer[] = [];
+  for (const [i, l] of app.manifest.layers.entries()) {
+    const bytes = await readFile(join(dir, 'blobs', 'sha256', l.digest.slice(7)));
+    layers.push({ bytes, tar: gunzipSync(bytes), digest: l.digest as BuiltLayer['digest'], diffId: app.config.rootfs.diff_ids[i] as BuiltLayer['diffId'], size: l.size, compression: 'gzip', mediaType: l.mediaType });
+  }
+  return { app, layers };
+}
+
 test.before(async () => {
   const fixtures = await ensureFixtures();
   work = await mkdtemp('/tmp/cconv-build-encrypt-');
@@ -49,13 +62,7 @@ test.before(async () => {
   }
 
   // The source: app-glibc's layers as they are, plus a layer with a model and a new message.txt.
-  const app = await readLayoutImage(fixtures.path('app-glibc', 'oci'));
-  const blob = (d: string): Promise<Buffer> => readFile(join(fixtures.path('app-glibc', 'oci'), 'blobs', 'sha256', d.slice(7)));
-  const layers: BuiltLayer[] = [];
-  for (const [i, l] of app.manifest.layers.entries()) {
-    const bytes = await blob(l.digest);
-    layers.push({ bytes, tar: gunzipSync(bytes), digest: l.digest as BuiltLayer['digest'], diffId: app.config.rootfs.diff_ids[i] as BuiltLayer['diffId'], size: l.size, compression: 'gzip', mediaType: l.mediaType });
-  }
+  const { app, layers } = await layoutLayers(fixtures.path('app-glibc', 'oci'));
   const owner = { uid: 1000, gid: 1000 };
   layers.push(await buildLayer([
     { name: 'app/', type: 'directory', ...owner },
@@ -189,4 +196,33 @@ test('a second build with a fresh data key: same MRENCLAVE, same digest for ever
     keys.push(await readFile(file));
   }
   t.notDeepEqual(keys[0], keys[1]);
+});
+
+test('plaintexts the final tree no longer holds (whited out, or a file replaced by a directory) are in no output blob either, and are counted', async (t) => {
+  const secret = (name: string): Buffer => Buffer.concat(Array.from({ length: 64 }, (_, i) => createHash('sha256').update(`${name} ${i}`).digest()));
+  const deleted = secret('deleted data file');
+  const replaced = secret('model file replaced by a directory');
+  const { app, layers } = await layoutLayers(sourceDir);
+  layers.push(await buildLayer([{ name: 'app/data/old.bin', content: deleted }, { name: 'app/model', content: replaced }], { compression: 'gzip' }));
+  layers.push(await buildLayer([{ name: 'app/data/.wh.old.bin', content: '' }, { name: 'app/model/', type: 'directory' }, { name: 'app/model/README', content: 'now a directory\n' }], { compression: 'gzip' }));
+  const source = join(work, 'source-shadowed');
+  await writeOciLayout(source, [{ layers, config: { config: app.config.config }, tag: 'latest' }]);
+  for (const plain of [deleted, replaced]) t.true(findWindows(await layoutBlobs(source), plain).length > 0);
+
+  const dataKey = join(work, 'shadowed-data-key');
+  await writeFile(dataKey, Buffer.alloc(16, 7), { mode: 0o600 });
+  const out = join(work, 'shadowed');
+  const run = await cli([
+    'build', `oci:${source}`, '--runtime-image', runtime, '--key', key, '--output', `oci:${out}:app`,
+    '--encrypt', '/app/data/**', '--encrypt', '/app/model/**', '--data-key', dataKey, '--json',
+  ], { SOURCE_DATE_EPOCH: EPOCH });
+  t.is(run.status, 0, run.stderr);
+  const result = JSON.parse(run.stdout) as BuildResult;
+  t.is(result.files.droppedShadowed, 3); // old.bin, the model file, and the message.txt that layer 2 replaces
+  t.is(result.files.encrypted, 3); // message.txt, model.bin, model/README
+  const outBlobs = await layoutBlobs(out);
+  for (const plain of [deleted, replaced, ...versions.map((v) => v.content)]) t.deepEqual(findWindows(outBlobs, plain), []);
+  // The whiteout layer keeps its whiteout and directory: only the README's plaintext is gone.
+  const top = await readTar((await readLayoutImage(out)).layers.at(-3)!);
+  t.deepEqual(top.map((m) => m.header.name), ['app/data/.wh.old.bin', 'app/model/']);
 });
