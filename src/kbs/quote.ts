@@ -97,8 +97,8 @@ const QVL_CHECKS: Array<[RegExp, QuoteCheck]> = [
   [/(issue date is in the future|^TCBInfo expired|^QE Identity expired)/, 'collateral-expired'],
   [/revoked|^TCB status is invalid: Revoked/i, 'revoked'],
   [/^Signature is invalid for (tcb_info|qe_identity)/, 'collateral-signature'],
-  [/(certificate chain|CaUsedAsEndEntity|expired or not yet valid)/i, 'certificate-chain'],
   [/(PCK cert|PCK certificates|too short in quote)/, 'pck-chain'],
+  [/(certificate chain|CaUsedAsEndEntity|expired or not yet valid)/i, 'certificate-chain'],
   [/^(Signature is invalid for qe_report|QE report hash mismatch)/, 'qe-report'],
   [/^(QE |No TCB levels found in QE Identity)/, 'qe-identity'],
   [/^ISV enclave report signature is invalid/, 'quote-signature'],
@@ -137,10 +137,12 @@ export function createQuoteVerifier(options: QuoteVerifierOptions = {}): QuoteVe
     const collateral: Collateral = shaped;
     const late = checkCollateralTimes(collateral, nowSecs);
     if (late) return fail(late.check, late.reason);
+    // dcap-qvl takes the PCK chain from the collateral when it has one, else from the quote.
+    const extra = (collateral as { pck_certificate_chain?: unknown }).pck_certificate_chain;
+    const extraChain = typeof extra === 'string' ? extra : undefined;
     let pckChain: Buffer[];
     try {
-      const extra = (collateral as { pck_certificate_chain?: unknown }).pck_certificate_chain;
-      pckChain = utils.extractCerts(typeof extra === 'string' ? Buffer.from(extra) : Buffer.from(Quote.parse(quote).rawCertChain()));
+      pckChain = utils.extractCerts(extraChain !== undefined ? Buffer.from(extraChain) : Buffer.from(Quote.parse(quote).rawCertChain()));
     } catch (err) {
       return fail('pck-chain', `the quote's certification data is not a PCK certificate chain: ${(err as Error).message}`);
     }
@@ -160,7 +162,7 @@ export function createQuoteVerifier(options: QuoteVerifierOptions = {}): QuoteVe
         // Every check before dcap-qvl's last one passed (a debug QE would have failed earlier).
         if (!allowDebug) return fail('debug', 'the enclave is a debug enclave (ATTRIBUTES.DEBUG set): its memory is open to the host');
         try {
-          ({ status, advisoryIds } = recomputeTcbStatus(quote, collateral.tcb_info, collateral.qe_identity));
+          ({ status, advisoryIds } = recomputeTcbStatus(quote, collateral.tcb_info, collateral.qe_identity, extraChain));
         } catch (e) {
           return fail('tcb-level', (e as Error).message);
         }
