@@ -107,7 +107,7 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
       });
       // The runtime above the app's layers: no whiteout or opaque directory of the app can hide it.
       const layers = [...app, spooled(runtime.layer, 'runtime'), spooled(cconv, 'cconv')];
-      const labels: LabelInput = { identity: input.identity, runtimeInfo: input.runtimeInfo, sourceDigest: source.manifestDigest, sourceRef: input.sourceRef };
+      const labels: LabelInput = { identity: input.identity, runtimeInfo: input.runtimeInfo, sourceDigest: source.manifestDigest, sourceRef: input.sourceRef, ...(input.untrustedCode ? { untrustedCode: true } : {}) };
       const configBytes = buildConfig({
         ...labels,
         source: source.config,

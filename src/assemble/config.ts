@@ -14,6 +14,7 @@ export const LABELS = {
   isvProdId: 'org.cconv.sgx.isvprodid',
   isvSvn: 'org.cconv.sgx.isvsvn',
   debug: 'org.cconv.sgx.debug',
+  untrustedCode: 'org.cconv.sgx.untrusted-code',
   runtime: 'org.cconv.runtime',
   runtimeVersion: 'org.cconv.runtime.version',
   sourceDigest: 'org.cconv.source.digest',
@@ -32,6 +33,8 @@ export interface LabelInput {
   runtimeInfo: { name: string; version: string };
   sourceDigest: Digest;
   sourceRef: string;
+  /** The enclave runs code Gramine does not check (allowed files cover it): labelled "true"; no label otherwise. */
+  untrustedCode?: boolean;
 }
 
 /** The identity labels, as strings (hex lowercase, integers in decimal, debug "true"/"false"). */
@@ -47,6 +50,7 @@ export function identityLabels(input: LabelInput): Record<string, string> {
     [LABELS.runtimeVersion]: input.runtimeInfo.version,
     [LABELS.sourceDigest]: input.sourceDigest,
     [LABELS.sourceRef]: input.sourceRef,
+    ...(input.untrustedCode === true ? { [LABELS.untrustedCode]: 'true' } : {}),
   };
 }
 

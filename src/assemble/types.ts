@@ -66,6 +66,8 @@ export interface AssembleInput {
   /** The container's Cmd; default null. */
   cmd?: readonly string[] | null;
   identity: AssembleIdentity;
+  /** The enclave runs code Gramine does not check: label org.cconv.sgx.untrusted-code=true. */
+  untrustedCode?: boolean;
   runtimeInfo: { name: 'gramine'; version: string };
   /** Seconds since the epoch for every timestamp written (SOURCE_DATE_EPOCH, or 0). */
   epoch: number;

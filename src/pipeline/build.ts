@@ -66,8 +66,12 @@ export interface BuildInput {
 export interface BuildOutput {
   digest: Digest;
   identity: EnclaveIdentity;
-  /** `droppedShadowed`: plaintexts of encrypted paths dropped from the app's layers that a later layer deletes or replaces. */
-  files: { trusted: number; allowed: number; encrypted: number; excluded: number; droppedShadowed: number };
+  /**
+   * `droppedShadowed`: plaintexts of encrypted paths dropped from the app's layers that a later
+   * layer deletes or replaces. `untrustedCode`: allowed entries that cover code Gramine does not
+   * check (only with the allowUntrustedCode setting; the image is then labelled so).
+   */
+  files: { trusted: number; allowed: number; encrypted: number; excluded: number; droppedShadowed: number; untrustedCode: number };
   encryptedBytes: number;
   /** The trusted files as listed in the manifest (uri, sha256), in manifest order. */
   trustedFiles: TrustedFile[];
@@ -141,6 +145,10 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
       ...(early ? { onLayerRead: (layer: Layer) => early.put(keptDescriptor(layer.descriptor), () => layer.openStored(), layer.blobFile) } : {}),
     }),
   );
+  const untrusted = measured.rendered.untrustedCode;
+  for (const u of untrusted) {
+    report({ type: 'log', level: 'warn', message: `untrusted code: sgx.allowed_files entry ${JSON.stringify(u.entry)} (${u.origin}) covers ${u.covers}; Gramine does not check it (--allow-untrusted-code)` });
+  }
   const { sigstruct, identity } = await timed('sign', () => signMeasured(measured, { signer: input.signer, date: input.date }));
   const toEncrypt = measured.selection.encrypted;
   let key = input.dataKey;
@@ -177,6 +185,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
         entrypoint: [...host.argv, `${CCONV_DIR}/${APP_NAME}`],
         cmd: measured.rendered.settings.insecureArgs ? measured.rendered.argv.slice(1) : null,
         identity,
+        ...(untrusted.length > 0 ? { untrustedCode: true } : {}),
         runtimeInfo: { name: 'gramine', version: input.runtime.version },
         epoch: input.epoch,
         report,
@@ -195,7 +204,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
       const out: BuildOutput = {
         digest,
         identity,
-        files: { trusted: measured.selection.trusted.length, allowed: measured.selection.allowed.length, encrypted: toEncrypt.length, excluded: measured.selection.excluded, droppedShadowed: assembled.droppedShadowed },
+        files: { trusted: measured.selection.trusted.length, allowed: measured.selection.allowed.length, encrypted: toEncrypt.length, excluded: measured.selection.excluded, droppedShadowed: assembled.droppedShadowed, untrustedCode: untrusted.length },
         encryptedBytes: encrypted?.bytes ?? 0,
         trustedFiles: measured.trustedFiles,
         encryptedPaths: toEncrypt.map((f) => f.path).sort(),

@@ -12,5 +12,5 @@ export {
   policyWithOverrides,
   type CompiledPolicy,
 } from './policy.ts';
-export { MAX_DIR_LINK_DEPTH, selectFiles } from './select.ts';
+export { MAX_DIR_LINK_DEPTH, selectFiles, walkFilePaths } from './select.ts';
 export { comparePaths } from '../rootfs/index.ts';

@@ -56,12 +56,43 @@ function resolveQuietly(rootfs: Rootfs, path: string): RootfsEntry | undefined {
 const GLOB_META = /[*?[\\]/;
 
 /**
+ * Calls `visit(alias, file)` for every path that reaches a regular file inside the root (see the
+ * module comment: a file's own path, and its aliases through symlinks to it or to a directory
+ * above it), with `alias` relative ('usr/bin/env') and `file` the regular file it reaches; `skip`
+ * for each symlink that leads to neither (dangling, a loop, too deep). Depth-first in entry order.
+ */
+export function walkFilePaths(rootfs: Rootfs, visit: (alias: string, file: RootfsEntry) => void, skip: () => void = () => {}): void {
+  const index = childrenIndex(rootfs);
+  // `chain` holds the real directories on the current walk, to stop symlink loops.
+  const walk = (realDir: string, aliasDir: string, chain: Set<string>, linkDepth: number): void => {
+    for (const child of index.get(realDir) ?? []) {
+      const name = child.path.slice(child.path.lastIndexOf('/') + 1);
+      const alias = aliasDir === '' ? name : `${aliasDir}/${name}`;
+      if (child.type === 'file') {
+        visit(alias, child);
+      } else if (child.type === 'dir') {
+        walk(child.path, alias, new Set(chain).add(child.path), linkDepth);
+      } else if (child.type === 'symlink') {
+        const target = resolveQuietly(rootfs, child.path);
+        if (target?.type === 'file') {
+          visit(alias, target);
+        } else if (target?.type === 'dir' && !chain.has(target.path) && linkDepth < MAX_DIR_LINK_DEPTH) {
+          walk(target.path, alias, new Set(chain).add(target.path), linkDepth + 1);
+        } else {
+          skip();
+        }
+      }
+    }
+  };
+  walk('', '', new Set(['']), 0);
+}
+
+/**
  * Lists the files of `rootfs` by class under `policy` (a Policy or a compiled one). Lists are
  * sorted with `comparePaths`. Throws E_INTERNAL when file entries carry no sha256.
  */
 export function selectFiles(rootfs: Rootfs, policy: Policy | CompiledPolicy): FileSelection {
   const compiled = 'classify' in policy ? policy : compilePolicy(policy);
-  const index = childrenIndex(rootfs);
   const trusted: SelectedFile[] = [];
   const allowed: SelectedFile[] = [];
   const encrypted: SelectedFile[] = [];
@@ -79,29 +110,7 @@ export function selectFiles(rootfs: Rootfs, policy: Policy | CompiledPolicy): Fi
       default: excluded++;
     }
   };
-
-  // `chain` holds the real directories on the current walk, to stop symlink loops.
-  const walk = (realDir: string, aliasDir: string, chain: Set<string>, linkDepth: number): void => {
-    for (const child of index.get(realDir) ?? []) {
-      const name = child.path.slice(child.path.lastIndexOf('/') + 1);
-      const alias = aliasDir === '' ? name : `${aliasDir}/${name}`;
-      if (child.type === 'file') {
-        emit(alias, child);
-      } else if (child.type === 'dir') {
-        walk(child.path, alias, new Set(chain).add(child.path), linkDepth);
-      } else if (child.type === 'symlink') {
-        const target = resolveQuietly(rootfs, child.path);
-        if (target?.type === 'file') {
-          emit(alias, target);
-        } else if (target?.type === 'dir' && !chain.has(target.path) && linkDepth < MAX_DIR_LINK_DEPTH) {
-          walk(target.path, alias, new Set(chain).add(target.path), linkDepth + 1);
-        } else {
-          skipped++;
-        }
-      }
-    }
-  };
-  walk('', '', new Set(['']), 0);
+  walkFilePaths(rootfs, emit, () => skipped++);
 
   const byPath = (a: SelectedFile, b: SelectedFile): number => comparePaths(a.path, b.path);
   trusted.sort(byPath);

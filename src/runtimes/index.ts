@@ -12,6 +12,7 @@ export type {
   RenderInput,
   ResolvedUser,
   TemplateVars,
+  UntrustedCode,
 } from './gramine/index.ts';
 export {
   DEFAULT_CONTAINER_PATH,
@@ -34,6 +35,7 @@ export {
   sameValue,
   serializeArgv,
   SETTING_KEYS,
+  findUntrustedCode,
   substitute,
   validateSettings,
 } from './gramine/index.ts';

@@ -212,3 +212,24 @@ test('--key-provisioning gramine-secret-prov measures the SECRET_PROVISION_* set
   t.is(untrusted.status, 2, untrusted.stderr);
   t.regex(untrusted.stderr, /E_CONFIG: the secret-provisioning CA chain \/etc\/ssl\/ca.pem is not a trusted file of the image/);
 });
+
+test('allowed files over code: a fragment allowing file:/ is E_CONFIG (exit 2); --allow-untrusted-code builds it with a warning, the JSON count and the image label', async (t) => {
+  const fragment = join(work, 'allow-root.toml');
+  await writeFile(fragment, 'sgx.allowed_files = ["file:/"]\n');
+  const refused = await build(join(work, 'untrusted-refused'), ['--key', key, '--manifest', fragment]);
+  t.is(refused.status, 2, refused.stderr);
+  const error = (refused.result as unknown as { error: { code: string; message: string } }).error;
+  t.is(error.code, 'E_CONFIG');
+  t.regex(error.message, /^sgx\.allowed_files entry "file:\/" \(from the manifest fragment\) covers the entrypoint \/\S+: Gramine does not check allowed files/);
+
+  const dir = join(work, 'untrusted');
+  const r = await build(dir, ['--key', key, '--manifest', fragment, '--allow-untrusted-code']);
+  t.is(r.status, 0, r.stderr);
+  t.is(r.result.files.untrustedCode, 1);
+  t.regex(r.stderr, /untrusted code: sgx\.allowed_files entry "file:\/" \(fragment\) covers the entrypoint \//);
+  t.is((await readLayoutImage(dir)).config.config?.Labels?.['org.cconv.sgx.untrusted-code'], 'true');
+  // The ordinary build carries no such label and counts nothing.
+  const { dir: plain, result } = await firstBuild();
+  t.is(result.files.untrustedCode, 0);
+  t.is((await readLayoutImage(plain)).config.config?.Labels?.['org.cconv.sgx.untrusted-code'], undefined);
+});

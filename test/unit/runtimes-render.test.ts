@@ -241,5 +241,5 @@ test('cconv.json: gramine settings are read, validated, and layered', async (t) 
   const fromFile = await loadGramineConfig(join(dir, 'cconv.json'));
   t.deepEqual(mergeSettings(fromFile, { maxThreads: 4 }, undefined), { maxThreads: 4, isvSvn: 2 });
   await t.throwsAsync(loadGramineConfig(join(dir, 'missing.json')), { code: 'E_IO' });
-  t.is(Object.keys(DEFAULT_GRAMINE_SETTINGS).length, 13);
+  t.is(Object.keys(DEFAULT_GRAMINE_SETTINGS).length, 14);
 });

@@ -43,6 +43,7 @@ export interface EnclaveArgs {
   remoteAttestation?: string;
   logLevel?: string;
   insecureArgs?: boolean;
+  allowUntrustedCode?: boolean;
   cpuFeature?: string[];
   keyProvisioning: 'none' | 'gramine-secret-prov';
   secretProvCa?: string;
@@ -80,6 +81,7 @@ export function enclaveOptions(y: Argv): Argv {
     .option('remote-attestation', { type: 'string', choices: ['dcap', 'none'], group: ENCLAVE, describe: 'sgx.remote_attestation', defaultDescription: 'dcap' })
     .option('log-level', { type: 'string', choices: ['none', 'error', 'warning', 'debug', 'trace', 'all'], group: ENCLAVE, describe: 'loader.log_level' })
     .option('insecure-args', { type: 'boolean', group: ENCLAVE, describe: 'take argv from the host at run time instead of the trusted argv file' })
+    .option('allow-untrusted-code', { type: 'boolean', group: ENCLAVE, describe: 'accept allowed files (policy or --manifest) that cover the entrypoint, a library or an executable: code Gramine does not check; labelled org.cconv.sgx.untrusted-code=true' })
     .option('cpu-feature', { type: 'string', array: true, group: ENCLAVE, describe: 'sgx.cpu_features entry NAME=VALUE (e.g. avx512=required)' })
     .option('key-provisioning', {
       choices: ['none', 'gramine-secret-prov'] as const,
@@ -106,6 +108,7 @@ export async function settingsFrom(args: EnclaveArgs): Promise<Partial<GramineSe
   put('remoteAttestation', args.remoteAttestation);
   put('logLevel', args.logLevel);
   put('insecureArgs', args.insecureArgs);
+  put('allowUntrustedCode', args.allowUntrustedCode);
   if (args.cpuFeature !== undefined) {
     const features: Record<string, string> = {};
     for (const item of args.cpuFeature) {

@@ -23,3 +23,4 @@ export { DEFAULT_CONTAINER_PATH, findExecutable, imageArgv, imageEnv, imageWorkd
 export { resolveUser, type ResolvedUser } from './user.ts';
 export { mergeFragment, PROTECTED_KEYS, sameValue, type MergeContext } from './merge.ts';
 export { renderManifest, SETTING_KEYS } from './render.ts';
+export { checkUntrustedCode, findUntrustedCode, type AllowedEntry, type AllowedOrigin, type UntrustedCode, type UntrustedCodeInput } from './untrusted-code.ts';

@@ -17,6 +17,7 @@ import { findExecutable, imageArgv, imageEnv, imageWorkdir, serializeArgv } from
 import { mergeFragment, type MergeContext } from './merge.ts';
 import { resolveSettings, validateSettings } from './settings.ts';
 import { loadTemplate, substitute } from './template.ts';
+import { checkUntrustedCode } from './untrusted-code.ts';
 import type { AddedFile, GramineSettings, ManifestTable, ManifestValue, RenderedManifest, RenderInput } from './types.ts';
 import { resolveUser } from './user.ts';
 
@@ -184,8 +185,18 @@ export async function renderManifest(input: RenderInput): Promise<RenderedManife
   const rest = splitPathList(finalEnv['LD_LIBRARY_PATH']).filter((p) => p !== runtimedir);
   finalEnv['LD_LIBRARY_PATH'] = [runtimedir, ...rest].join(':');
 
+  // Allowed entries must not cover code: refused unless the allowUntrustedCode setting says so.
+  const untrustedCode = await checkUntrustedCode({
+    allowedFiles: table(m, 'sgx')['allowed_files'],
+    fromPolicy: new Set(allowed),
+    entrypoint,
+    runtimeFiles: input.runtimeTrustedFiles?.map((f) => f.uri.slice('file:'.length)) ?? [`${runtimedir}/`],
+    rootfs: input.rootfs,
+    allow: s.allowUntrustedCode,
+  });
+
   const createDirs = workdir !== undefined && input.rootfs.resolve(workdir.slice(1))?.type !== 'dir' && workdir !== '/' ? [workdir] : [];
-  const out: RenderedManifest = { manifest: m, argv, entrypoint, uid: user.uid, gid: user.gid, createDirs, settings: s };
+  const out: RenderedManifest = { manifest: m, argv, entrypoint, uid: user.uid, gid: user.gid, createDirs, settings: s, untrustedCode };
   if (argvFile !== undefined) out.argvFile = argvFile;
   return out;
 }

@@ -22,6 +22,7 @@ export const DEFAULT_GRAMINE_SETTINGS: Readonly<GramineSettings> = Object.freeze
   cpuFeatures: Object.freeze({}),
   logLevel: 'error',
   insecureArgs: false,
+  allowUntrustedCode: false,
   pkglibdir: '/usr/lib/x86_64-linux-gnu/gramine',
   argvPath: '/cconv/argv',
   encryptedKeyName: 'default',
@@ -53,6 +54,7 @@ function check(key: keyof GramineSettings, v: unknown, source: string): void {
     case 'edmm':
     case 'debug':
     case 'insecureArgs':
+    case 'allowUntrustedCode':
       if (typeof v !== 'boolean') throw bad(source, key, 'true or false');
       return;
     case 'remoteAttestation':

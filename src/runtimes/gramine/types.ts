@@ -6,6 +6,7 @@
 import type { ImageConfig } from '../../image/types.ts';
 import type { FileSelection } from '../../policy/types.ts';
 import type { Rootfs } from '../../rootfs/types.ts';
+import type { UntrustedCode } from './untrusted-code.ts';
 
 /** A manifest value. */
 export type ManifestValue = string | bigint | number | boolean | ManifestValue[] | ManifestTable;
@@ -43,6 +44,12 @@ export interface GramineSettings {
   logLevel: LogLevel;
   /** Take argv from the host command line (loader.insecure__use_cmdline_argv) instead of the trusted argv file. */
   insecureArgs: boolean;
+  /**
+   * Accept `sgx.allowed_files` entries (from the policy or the fragment) that cover the entrypoint,
+   * a runtime library or an ELF file of the image: code Gramine does not check. Writes nothing
+   * into the manifest; without it such an entry is E_CONFIG (untrusted-code.ts).
+   */
+  allowUntrustedCode: boolean;
   /** Where the Gramine runtime lives inside the output image (its PKGLIBDIR): libsysdb.so, runtime/glibc/. */
   pkglibdir: string;
   /** Where the trusted argv file lives inside the output image. */
@@ -95,4 +102,6 @@ export interface RenderedManifest {
   createDirs: string[];
   /** Settings after defaults. */
   settings: GramineSettings;
+  /** Allowed entries that cover code (see untrusted-code.ts); non-empty only with `allowUntrustedCode`. */
+  untrustedCode: UntrustedCode[];
 }
