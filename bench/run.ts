@@ -7,7 +7,7 @@
  *   --no-push              skip the registry push (needs docker-registry and skopeo)
  *   --keep                 keep the generated images in bench/work and reuse them
  *   --quick                tiny inputs, 1 run, no push, small enclaves (smoke test, seconds)
- *   --pairs N              interleaved rounds of the startup stage (default 20; 3 with --quick)
+ *   --pairs N              interleaved rounds of the startup stage (default 20; 1 with --quick)
  *   --startup              only the startup stage (needs dist/: npm run bench:startup builds it); prints, writes nothing
  *   --out DIR              where to write the results (default bench/)
  *   --render FILE.json     only re-render results.md/.svg from an existing results.json
@@ -43,7 +43,7 @@ if (render !== undefined) {
   process.exit(0);
 }
 const quick = flag('quick');
-const pairs = Number(value('pairs') ?? (quick ? 3 : 20));
+const pairs = Number(value('pairs') ?? (quick ? 1 : 20));
 if (flag('startup')) {
   const { result, measurements } = await measureStartup(join(here, '..'), pairs);
   if (!result) {

@@ -1,7 +1,8 @@
 /**
  * The startup stage (issue 15): the cost of starting cconv, as whole processes. `node bin/cconv.js
  * --version`, the floor `node -e 0` and `node bin/cconv.js --help` run in turn (A B C A B C ...,
- * one uncounted warm-up round first), so that load from other work hits them alike. Each run is
+ * after an uncounted warm-up round unless only one round is asked for, as by the --quick smoke
+ * run), so that load from other work hits them alike. Each run is
  * its own `bash` that records the wall time around the child ($EPOCHREALTIME) and the child's
  * user+system CPU (`times`: getrusage of the reaped children, millisecond resolution). The target:
  * --version's median CPU at most 1.5x the floor's median CPU + 60 ms. --help has no target: it is
@@ -105,7 +106,7 @@ export async function measureStartup(root: string, pairs: number, commands = sta
     // Without dist/ bin/cconv.js would time tsx compiling the sources: not what is installed.
     samples[0]!.push({ seconds: 0, cpuSeconds: 0, maxRssKiB: null, bytes: 0, error: 'dist/ is missing: run npm run build first' });
   } else {
-    for (const c of order) await timeOnce(c.argv, root); // warm-up round: file cache, not counted
+    if (pairs > 1) for (const c of order) await timeOnce(c.argv, root); // warm-up round: file cache, not counted
     for (let i = 0; i < pairs; i++) {
       for (const [j, c] of order.entries()) samples[j]!.push(await timeOnce(c.argv, root));
     }
