@@ -2,12 +2,13 @@
  * assemble/: the output image of `cconv build`.
  *
  * Layers, bottom to top:
- * 1. The app's layers, byte-identical (same blob, streamed from `openStored` and verified once, by the destination; Docker media
- *    types are written as their OCI equivalents, same bytes and digest) unless the layer holds a
- *    member at an encrypted path, at ANY layer, shadowed versions included, so the plaintext is
- *    in no blob. Such a layer is rewritten: same members in the same order minus those paths,
- *    re-tarred and gzipped deterministically, with a new diff_id. A hardlink from or to an
- *    encrypted path fails with E_UNSUPPORTED (the other name would keep the plaintext).
+ * 1. The app's layers, byte-identical (same blob, streamed from `openStored` and verified once,
+ *    by the destination; Docker media types are written as their OCI equivalents, same bytes and
+ *    digest) unless the layer holds a regular file at a path the policy encrypts, live, shadowed
+ *    or deleted by a later layer, so no plaintext is in any blob. Such a layer is rewritten (see
+ *    rewrite.ts): same members in the same order minus those files, re-tarred and gzipped
+ *    deterministically, with a new diff_id. A hardlink from or to such a path fails with
+ *    E_UNSUPPORTED (the other name would keep the plaintext).
  * 2. ONE runtime layer built from the runtime image's root: the given paths only (Gramine's
  *    pkglibdir subtree; a link to a file outside it is written as that file), their parent
  *    directories (with the app's metadata where the app has them), and the files the caller adds
