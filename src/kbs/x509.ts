@@ -22,8 +22,8 @@ export interface CertExtension {
  * certificate. Wrapping the DER in PEM ourselves makes ours the first one.
  */
 export function x509FromDer(der: Uint8Array): X509Certificate {
-  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
-  return new X509Certificate(`-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`);
+  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  return new X509Certificate(`-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`);
 }
 
 function tbsFields(der: Uint8Array): Tlv[] {

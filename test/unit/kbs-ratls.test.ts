@@ -79,6 +79,11 @@ test('the certificate is read from its DER, not from the PEM PCK chain inside it
   }
   t.notRegex(naive, /CN=RATLS/);
   t.regex(x509FromDer(certDer).subject, /CN=RATLS/);
+  // A DER whose base64 fills its last 64-character line exactly (a blank line in the PEM broke it).
+  let exact = certDer;
+  for (let i = 0; i < 50 && exact.toString('base64').length % 64 !== 0; i++) exact = raTlsCertificate(platform, ENCLAVE).certDer;
+  t.is(exact.toString('base64').length % 64, 0);
+  t.regex(x509FromDer(exact).subject, /CN=RATLS/);
 });
 
 test('legacy extension only (Gramine before 1.8): REPORTDATA[0..32] = SHA-256 of the SubjectPublicKeyInfo', (t) => {
