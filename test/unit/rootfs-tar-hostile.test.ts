@@ -5,15 +5,8 @@
  */
 import test from 'ava';
 import { flatten } from '../../src/rootfs/index.ts';
+import { paxRecord as record } from '../helpers/fuzz-tar.ts';
 import { fakeImage, makeTar, padBlocks, rawHeader, type RawHeaderFields, type RawPart, type TarSpec } from '../helpers/tar.ts';
-
-/** One PAX record, `LEN KEY=VALUE\n`, LEN counting itself. */
-function record(key: string, value: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
-  let len = body.length + 1;
-  while (String(len).length + body.length !== len) len++;
-  return Buffer.concat([Buffer.from(String(len)), body]);
-}
 
 /** A PAX header ('x') with `records`, then `member`'s header (no member when undefined). */
 function pax(records: Record<string, Buffer | string>, member?: RawHeaderFields): RawPart {
