@@ -99,7 +99,8 @@ export async function fakeRegistry(options: FakeOptions = {}): Promise<Fake> {
       }
       const doc = manifests.get(m[2]!);
       if (doc === undefined) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
-      return void res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end(doc);
+      const type = (JSON.parse(doc.toString()) as { mediaType?: string }).mediaType ?? 'application/vnd.oci.image.index.v1+json';
+      return void res.writeHead(200, { 'content-type': type }).end(doc);
     }
     res.writeHead(404).end();
   });

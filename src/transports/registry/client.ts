@@ -11,8 +11,9 @@ import { MAX_DOCUMENT_BYTES } from '../../image/resolve.ts';
 import { readAll } from '../../image/streams.ts';
 import { MediaType, type Descriptor, type Digest } from '../../image/types.ts';
 import { RegistryAuth, authenticateHeader, readJsonBody, repositoryScope } from './auth.ts';
+import { resumableBlob } from './blob-stream.ts';
 import type { Credentials } from './credentials.ts';
-import { HttpTransport, headerValue, type HttpOptions, type HttpRequest, type HttpResponse } from './http.ts';
+import { HttpTransport, headerValue, isRetryableError, sleep, type HttpOptions, type HttpRequest, type HttpResponse } from './http.ts';
 
 /** Options of a RegistryClient. */
 export interface RegistryClientOptions extends HttpOptions {
@@ -89,12 +90,28 @@ export class RegistryClient {
     return res;
   }
 
-  /** GETs a manifest or index by tag or digest; a digest reference is verified (E_DIGEST_MISMATCH). */
+  /**
+   * GETs a manifest or index by tag or digest; a digest reference is verified (E_DIGEST_MISMATCH).
+   * A body cut by a connection failure is fetched again within the client's retries (E_NETWORK after).
+   */
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
     const what = `${this.registry}/${repository}:${reference}`;
-    const res = await this.send({ method: 'GET', url: this.url(`${repository}/manifests/${reference}`), headers: { accept: MANIFEST_ACCEPT } }, [repositoryScope(repository, 'pull')]);
-    if (res.status !== 200) throw await responseError(res, `manifest ${what}`, 'E_IMAGE_NOT_FOUND');
-    const bytes = await readAll(res.body, MAX_DOCUMENT_BYTES, () => new CconvError('E_MANIFEST_INVALID', `manifest ${what} is over ${MAX_DOCUMENT_BYTES} bytes`));
+    let res: HttpResponse;
+    let bytes: Buffer;
+    for (let attempt = 0; ; attempt++) {
+      res = await this.send({ method: 'GET', url: this.url(`${repository}/manifests/${reference}`), headers: { accept: MANIFEST_ACCEPT } }, [repositoryScope(repository, 'pull')]);
+      if (res.status !== 200) throw await responseError(res, `manifest ${what}`, 'E_IMAGE_NOT_FOUND');
+      try {
+        bytes = await readAll(res.body, MAX_DOCUMENT_BYTES, () => new CconvError('E_MANIFEST_INVALID', `manifest ${what} is over ${MAX_DOCUMENT_BYTES} bytes`));
+        break;
+      } catch (err) {
+        if (err instanceof CconvError) throw err;
+        if (!isRetryableError(err) || attempt >= this.http.retries) {
+          throw new CconvError('E_NETWORK', `manifest ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} while reading the body`, { cause: err });
+        }
+        await sleep(this.http.retryDelay(attempt));
+      }
+    }
     const digest = digestOf(bytes);
     if (isDigest(reference) && reference !== digest) {
       throw new CconvError('E_DIGEST_MISMATCH', `manifest ${what}: content has digest ${digest}`);
@@ -129,11 +146,21 @@ export class RegistryClient {
     return digestOf(bytes);
   }
 
-  /** Opens a blob's raw bytes (unverified; follows redirects to blob storage). E_BLOB_MISSING on 404. */
+  /**
+   * Opens a blob's raw bytes (unverified; follows redirects to blob storage). E_BLOB_MISSING on
+   * 404. A body cut short is resumed with a Range request (blob-stream.ts); E_NETWORK once the
+   * client's retries are spent.
+   */
   async getBlob(repository: string, descriptor: Descriptor): Promise<Readable> {
-    const res = await this.send({ method: 'GET', url: this.url(`${repository}/blobs/${descriptor.digest}`), followRedirects: true }, [repositoryScope(repository, 'pull')]);
-    if (res.status !== 200) throw await responseError(res, `blob ${descriptor.digest} in ${this.registry}/${repository}`, 'E_BLOB_MISSING');
-    return res.body;
+    const what = `blob ${descriptor.digest} in ${this.registry}/${repository}`;
+    const url = this.url(`${repository}/blobs/${descriptor.digest}`);
+    const open = async (from: number): Promise<HttpResponse> => {
+      const headers: Record<string, string> = from > 0 ? { range: `bytes=${from}-` } : {};
+      const res = await this.send({ method: 'GET', url, headers, followRedirects: true }, [repositoryScope(repository, 'pull')]);
+      if (res.status !== 200 && !(from > 0 && res.status === 206)) throw await responseError(res, what, 'E_BLOB_MISSING');
+      return res;
+    };
+    return resumableBlob(await open(0), descriptor.size, { what, open, retries: this.http.retries, delay: (attempt) => this.http.retryDelay(attempt) });
   }
 
   /** True when the repository has the blob (HEAD 200); false on 404. */
