@@ -3,8 +3,9 @@
  * body at a few bytes per second, response headers that never complete, a request body the server
  * never reads. Each fails with E_NETWORK naming the host and the slow phase, within about one
  * window, and is not retried. A slow consumer, a server that thinks before answering, and
- * `minSpeed: 0` are left alone; --min-speed sets it. Windows are a few hundred ms; without the check each trickle would
- * complete (or time out) only after several seconds, so the tests also bound the elapsed time.
+ * `minSpeed: 0` are left alone; --min-speed sets it. Windows are a few hundred ms; without the
+ * check each trickle would complete (or time out) only after 10 s, so the tests also bound the
+ * elapsed time: under 9 s (loosely: a loaded machine is slow too).
  */
 import test from 'ava';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -53,7 +54,7 @@ async function drain(body: NodeJS.ReadableStream): Promise<number> {
 const limits: HttpOptions = { retries: 2, retryBaseMs: 1, retryMaxMs: 5, minSpeed: 1000, speedWindowMs: 400, timeoutMs: 5000 };
 
 test('a response body trickling a byte every 50 ms fails with E_NETWORK within about one window', async (t) => {
-  const srv = await serve((_req, res) => trickle(res, 100, 50)); // 5 s in all without the check
+  const srv = await serve((_req, res) => trickle(res, 200, 50)); // 10 s in all without the check
   const http = new HttpTransport(limits);
   try {
     const started = Date.now();
@@ -62,7 +63,7 @@ test('a response body trickling a byte every 50 ms fails with E_NETWORK within a
     const err = await t.throwsAsync<CconvError>(drain(res.body), { code: 'E_NETWORK' });
     t.true(isCconvError(err));
     t.regex(err!.message, new RegExp(`^GET ${srv.host}: receiving the response body too slow: \\d+ bytes in 0\\.4 s, under the minimum of 1000 bytes/s$`));
-    t.true(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+    t.true(Date.now() - started < 9000, `took ${Date.now() - started} ms`);
     t.is(srv.attempts(), 1);
   } finally {
     http.close();
@@ -72,21 +73,21 @@ test('a response body trickling a byte every 50 ms fails with E_NETWORK within a
 
 test('response headers that trickle fail after timeoutMs, not retried', async (t) => {
   const srv = await serve((req) => {
-    // Raw bytes of a status line, one every 50 ms; the headers would only complete after 4 s.
+    // Raw bytes of a response head, evenly over 10 s: the idle timeout never fires.
     const socket = req.socket;
     const text = 'HTTP/1.1 200 OK\r\nx-slow: ' + 'a'.repeat(60) + '\r\ncontent-length: 0\r\n\r\n';
     let i = 0;
     const timer = setInterval(() => {
       if (socket.destroyed || i === text.length) return void clearInterval(timer);
       socket.write(text[i++]!);
-    }, 4000 / text.length);
+    }, 10_000 / text.length);
   });
   const http = new HttpTransport({ ...limits, timeoutMs: 800 });
   try {
     const started = Date.now();
     const err = await t.throwsAsync<CconvError>(http.request({ method: 'GET', url: `${srv.url}/v2/` }), { code: 'E_NETWORK' });
     t.is(err!.message, `GET ${srv.host}: receiving the response headers too slow: not complete 0.8 s after the request was sent`);
-    t.true(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+    t.true(Date.now() - started < 9000, `took ${Date.now() - started} ms`);
     t.is(srv.attempts(), 1);
   } finally {
     http.close();
@@ -96,13 +97,13 @@ test('response headers that trickle fail after timeoutMs, not retried', async (t
 
 test('a request body the server stops reading fails with E_NETWORK before the idle timeout', async (t) => {
   const srv = await serve((req) => req.socket.pause()); // never reads, never answers
-  const http = new HttpTransport({ ...limits, timeoutMs: 4000 });
+  const http = new HttpTransport({ ...limits, timeoutMs: 10_000 });
   try {
     const started = Date.now();
     const body = Buffer.alloc(48 << 20); // more than loopback socket buffers hold
     const err = await t.throwsAsync<CconvError>(http.request({ method: 'PATCH', url: `${srv.url}/v2/r/blobs/uploads/u1`, body }), { code: 'E_NETWORK' });
     t.regex(err!.message, new RegExp(`^PATCH ${srv.host}: sending the request body too slow: \\d+ bytes in 0\\.4 s`));
-    t.true(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+    t.true(Date.now() - started < 9000, `took ${Date.now() - started} ms`);
     t.is(srv.attempts(), 1);
   } finally {
     http.close();
@@ -117,8 +118,9 @@ test('a consumer that pauses, a server that thinks before answering, and minSpee
     if (req.url === '/think') return void setTimeout(() => res.writeHead(200).end('ok'), 1000);
     trickle(res, 20, 50);
   });
-  const http = new HttpTransport(limits);
-  const off = new HttpTransport({ ...limits, minSpeed: 0 });
+  // A long idle timeout: only the speed check is under test here, on a machine that may be loaded.
+  const http = new HttpTransport({ ...limits, timeoutMs: 60_000 });
+  const off = new HttpTransport({ ...limits, timeoutMs: 60_000, minSpeed: 0 });
   try {
     const res = await http.request({ method: 'GET', url: `${srv.url}/big` });
     await sleep(1200); // three windows with the socket paused by a full response buffer

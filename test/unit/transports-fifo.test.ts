@@ -16,13 +16,14 @@ import { copyImage, openDestination, openSource, parseReference } from '../../sr
 import { cli } from '../helpers/cli.ts';
 import { buildLayer, writeOciLayout, type BuiltImage } from '../helpers/oci-builder.ts';
 
-const DEADLINE_MS = 5000;
+/** Far above what these calls take, even on a loaded machine; a FIFO blocks them forever. */
+const DEADLINE_MS = 10_000;
 
-/** `promise`, or a rejection naming `what` once DEADLINE_MS passed. */
-function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+/** `promise`, or a rejection naming `what` once `ms` passed. */
+function bounded<T>(promise: Promise<T>, what: string, ms = DEADLINE_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still blocked after ${DEADLINE_MS} ms`)), DEADLINE_MS);
+    timer = setTimeout(() => reject(new Error(`${what}: still blocked after ${ms} ms`)), ms);
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
@@ -91,7 +92,7 @@ test.serial('a layer blob that is a FIFO: reading it and copying it (kernel copy
 test.serial('cconv inspect of a layout whose config is a FIFO exits with E_BLOB_MISSING', async (t) => {
   const { dir, image } = await layout(t);
   await fifoAt(t, blob(dir, image.manifest.config.digest));
-  const run = await bounded(cli(['inspect', `oci:${join(dir, 'oci')}:v1`]), 'cconv inspect');
+  const run = await bounded(cli(['inspect', `oci:${join(dir, 'oci')}:v1`]), 'cconv inspect', 3 * DEADLINE_MS); // loads the CLI's modules first
   t.not(run.status, 0);
   t.regex(run.stderr, /E_BLOB_MISSING/);
 });
