@@ -80,7 +80,8 @@ const layerSpec = fc.record({
   members: fc.array(rawMember, { maxLength: 6 }),
   damage,
   compression: fc.constantFrom('none', 'none', 'none', 'none', 'none', 'gzip', 'gzip', 'zstd') as fc.Arbitrary<Compression>,
-  mislabel: fc.oneof({ weight: 30, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  /** The media type names another compression than the blob has: none, or the first (0) or second (1) other. */
+  mislabel: fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(0, 1) }),
   zstdCli: fc.boolean(),
 });
 const imageSpec = fc
@@ -89,7 +90,7 @@ const imageSpec = fc
     maxEntries: fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 40 }) }),
   })
   .map(({ layers, maxEntries }) => ({ layers: layers.map((l, i) => ({ ...l, members: l.members.map((m, j) => resolveHardlink(m, layers, i, j)) })), maxEntries }));
-type LayerSpec = { members: Member[]; damage: Damage; compression: Compression; mislabel: boolean; zstdCli: boolean };
+type LayerSpec = { members: Member[]; damage: Damage; compression: Compression; mislabel: 0 | 1 | undefined; zstdCli: boolean };
 
 /**
  * Three hardlinks in four name a file written before them (as stored; a regular file when there is
@@ -139,11 +140,11 @@ function build(index: number, spec: LayerSpec): { layer: Parameters<typeof flatt
     if (spec.compression === 'none') state = cutState(ends, at);
     else if (at < whole.length) state = { kind: 'refused' };
   }
-  const declared = spec.mislabel ? (['none', 'gzip', 'zstd'] as const).find((c) => c !== spec.compression)! : spec.compression;
+  const declared = spec.mislabel === undefined ? spec.compression : (['none', 'gzip', 'zstd'] as const).filter((c) => c !== spec.compression)[spec.mislabel]!;
   // No bytes: an empty tar, but no gzip or zstd stream; other bytes than the media type says: refused.
   if (blob.length === 0) state = declared === 'none' ? { kind: 'prefix', keep: 0 } : { kind: 'refused' };
-  else if (spec.mislabel) state = { kind: 'refused' };
-  if (declared === 'none' && !spec.mislabel) return { layer: fakeLayer(index, blob, { chunk: 700 }), state };
+  else if (declared !== spec.compression) state = { kind: 'refused' };
+  if (declared === 'none' && spec.compression === 'none') return { layer: fakeLayer(index, blob, { chunk: 700 }), state };
   const pieces = Array.from({ length: Math.ceil(blob.length / 700) }, (_, i) => blob.subarray(i * 700, (i + 1) * 700));
   const layer = createLayer({
     index,
