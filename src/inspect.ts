@@ -7,7 +7,7 @@ import type { Platform } from './image/types.ts';
 import type { Reporter } from './progress.ts';
 import { silentReporter } from './progress.ts';
 import { flatten } from './rootfs/index.ts';
-import type { EntryType, RootfsTotals } from './rootfs/types.ts';
+import type { EntryType, FlattenLimits, RootfsTotals } from './rootfs/types.ts';
 import { openSource, type SourceOptions } from './transports/index.ts';
 import { formatReference, parseReference } from './transports/reference.ts';
 import type { OpenOptions } from './transports/types.ts';
@@ -21,6 +21,8 @@ export interface InspectOptions {
   tmpDir?: string;
   /** Registry and daemon connection options (default: from the environment). */
   sources?: SourceOptions;
+  /** Bounds of flattening the image (unset fields keep flatten's defaults). */
+  limits?: Partial<FlattenLimits>;
   report?: Reporter;
 }
 
@@ -77,7 +79,7 @@ export async function inspectImage(reference: string, options: InspectOptions = 
   if (options.tmpDir !== undefined) open.tmpDir = options.tmpDir;
   const image = await openSource(ref, options.sources).open(open);
   try {
-    const rootfs = await flatten(image, { hash: options.files === true, report });
+    const rootfs = await flatten(image, { hash: options.files === true, report, ...(options.limits ? { limits: options.limits } : {}) });
     const c = image.config.config ?? {};
     const result: InspectResult = {
       reference: formatReference(ref),

@@ -8,7 +8,7 @@ import { completeManifest, computeMrenclave, type EnclaveAttributes, type Truste
 import { defaultPolicy, selectFiles, type FileSelection, type Policy } from '../policy/index.ts';
 import { runTask, silentReporter, type Reporter } from '../progress.ts';
 import { flatten } from '../rootfs/index.ts';
-import type { Rootfs } from '../rootfs/types.ts';
+import type { FlattenLimits, Rootfs } from '../rootfs/types.ts';
 import { renderManifest, type GramineSettings, type ManifestTable, type RenderedManifest } from '../runtimes/index.ts';
 import { keyProvisioningFragment, type SecretProvisioning } from './key-provisioning.ts';
 import type { GramineRuntime } from './runtime.ts';
@@ -22,6 +22,8 @@ export interface MeasureOptions {
   /** A user manifest fragment (parsed TOML), merged last with checks. */
   fragment?: ManifestTable;
   report?: Reporter;
+  /** Passed to flatten: its bounds (unset fields keep the defaults). */
+  limits?: Partial<FlattenLimits>;
   /** Passed to flatten: called with each layer once it is read and verified. */
   onLayerRead?: (layer: Layer) => void;
   /** Provision the data key with Gramine's secret provisioning (key-provisioning.ts). */
@@ -58,7 +60,12 @@ export interface MeasuredImage {
 export async function measureImage(image: Image, options: MeasureOptions): Promise<MeasuredImage> {
   const report = options.report ?? silentReporter;
   const { runtime } = options;
-  const rootfs = await flatten(image, { hash: true, report, ...(options.onLayerRead ? { onLayerRead: options.onLayerRead } : {}) });
+  const rootfs = await flatten(image, {
+    hash: true,
+    report,
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.onLayerRead ? { onLayerRead: options.onLayerRead } : {}),
+  });
   const policy = options.policy ?? (await defaultPolicy());
   const selection = selectFiles(rootfs, policy);
   const settings: Partial<GramineSettings> = { ...options.settings, pkglibdir: runtime.pkglibdir };

@@ -12,7 +12,7 @@ import type { Image } from '../image/image.ts';
 import { loadGramineConstants, type GramineConstants } from '../measure/index.ts';
 import { silentReporter, type Reporter } from '../progress.ts';
 import { flatten } from '../rootfs/index.ts';
-import type { Rootfs } from '../rootfs/types.ts';
+import type { FlattenLimits, Rootfs } from '../rootfs/types.ts';
 import { chooseGramineVersion, detectGramineVersion, GRAMINE_SGX_SCRIPT, type DetectedVersion } from './runtime-version.ts';
 
 /** The largest libpal.so cconv reads (real ones are about 1-2 MiB). */
@@ -50,6 +50,8 @@ export interface RuntimeOptions {
    * holds (runtime-version.ts; E_CONFIG when cconv has no constants for it); for a directory, 1.9.
    */
   version?: string;
+  /** Bounds of flattening a runtime image (unset fields keep flatten's defaults); unused for a directory. */
+  limits?: Partial<FlattenLimits>;
   report?: Reporter;
 }
 
@@ -107,7 +109,7 @@ export async function loadRuntimeDir(dir: string, options: RuntimeOptions = {}):
  */
 export async function loadRuntimeImage(image: Image, options: RuntimeOptions = {}): Promise<GramineRuntime> {
   const report = options.report ?? silentReporter;
-  const rootfs = await flatten(image, { hash: true, report });
+  const rootfs = await flatten(image, { hash: true, report, ...(options.limits ? { limits: options.limits } : {}) });
   const where = `runtime image ${image.manifestDigest}`;
   const detected = await detectGramineVersion(rootfs);
   const constants = await loadGramineConstants(await chooseGramineVersion(detected, options.version));

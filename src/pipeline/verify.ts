@@ -15,7 +15,7 @@ import { resolveElfClosure } from '../elf/index.ts';
 import { computeMrenclave, isTable, loadGramineConstants, parseManifestToml, uriPath, type GramineConstants, type TomlTable } from '../measure/index.ts';
 import { runTask, silentReporter, type Reporter } from '../progress.ts';
 import { flatten, ldSoConfDirs } from '../rootfs/index.ts';
-import type { Rootfs } from '../rootfs/types.ts';
+import type { FlattenLimits, Rootfs } from '../rootfs/types.ts';
 import { APP_NAME, CCONV_DIR } from './build.ts';
 import { closureProblem, hostDir, hostLoaderArgv } from './host-loader.ts';
 
@@ -25,6 +25,8 @@ const MAX_SMALL_FILE = 64 * 1024 * 1024;
 export interface VerifyImageOptions {
   /** Identity values the image must have (lowercase hex). */
   expect?: { mrenclave?: string; mrsigner?: string };
+  /** Bounds of flattening the image (unset fields keep flatten's defaults). */
+  limits?: Partial<FlattenLimits>;
   report?: Reporter;
 }
 
@@ -79,7 +81,7 @@ export async function verifyConfidentialImage(image: Image, options: VerifyImage
   const labels = image.config.config?.Labels ?? {};
   const version = labels[LABELS.runtimeVersion] ?? '1.9';
   const constants = await loadGramineConstants(version);
-  const rootfs = await flatten(image, { hash: true, report });
+  const rootfs = await flatten(image, { hash: true, report, ...(options.limits ? { limits: options.limits } : {}) });
   return runTask(report, 'verify', 'Verifying the enclave', async () => {
     const manifestSgx = await readImageFile(rootfs, `${CCONV_DIR}/${APP_NAME}.manifest.sgx`, 'Gramine manifest');
     const sigstruct = await readImageFile(rootfs, `${CCONV_DIR}/${APP_NAME}.sig`, 'SIGSTRUCT');

@@ -30,10 +30,21 @@ export function resolveLimits(given: Partial<FlattenLimits> | undefined): Flatte
   return out;
 }
 
+/**
+ * The cconv option that sets each limit (declared in src/cli/options/limits.ts), named by the hint
+ * of an over-limit error together with the library option.
+ */
+export const LIMIT_FLAGS: Readonly<Record<keyof FlattenLimits, string>> = Object.freeze({
+  maxEntries: '--max-entries',
+  maxLayers: '--max-layers',
+  maxPathBytes: '--max-path-bytes',
+  maxNameBytes: '--max-name-bytes',
+});
+
 /** The error for going over limit `key`; `message` names the layer, the path and both numbers. */
 export function overLimit(key: keyof FlattenLimits, message: string): CconvError {
   return new CconvError('E_UNSUPPORTED', message, {
-    hint: `if the image is trusted, raise the flatten option limits.${key}`,
+    hint: `if the image is trusted, raise the limit with ${LIMIT_FLAGS[key]} N (flatten option limits.${key})`,
   });
 }
 

@@ -3,11 +3,12 @@ import { inspectImage, type InspectResult } from '../../index.ts';
 import { parsePlatform } from '../../image/platform.ts';
 import type { CommandHandler } from '../main.ts';
 import { daemonFrom } from '../options/enclave.ts';
+import { limitsFrom, type LimitsArgs } from '../options/limits.ts';
 import { registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 import { parseReference } from '../../transports/index.ts';
 import { formatBytes } from '../render.ts';
 
-interface InspectArgs extends RegistryArgs {
+interface InspectArgs extends RegistryArgs, LimitsArgs {
   image: string;
   platform?: string;
   files: boolean;
@@ -17,14 +18,17 @@ interface InspectArgs extends RegistryArgs {
 /** The inspect command. */
 export const inspectCommand: CommandHandler<InspectArgs, InspectResult> = {
   stages: () => [{ id: 'flatten', title: 'Reading layers' }],
-  run: async (args, report, io) =>
-    inspectImage(args.image, {
+  run: async (args, report, io) => {
+    const limits = limitsFrom(args);
+    return inspectImage(args.image, {
       sources: { registry: await registryOptionsFrom(args, io), daemon: daemonFrom(io.env, [parseReference(args.image)]) },
       files: args.files,
+      limits,
       report,
       ...(args.platform !== undefined ? { platform: parsePlatform(args.platform) } : {}),
       ...(args.tmpDir !== undefined ? { tmpDir: args.tmpDir } : {}),
-    }),
+    });
+  },
   human: (r) => {
     const lines = [
       `Image:      ${r.reference}`,

@@ -3,9 +3,10 @@ import { createHash } from 'node:crypto';
 import { identityJson, type MeasuredIdentityJson } from '../../pipeline/index.ts';
 import type { CommandHandler } from '../main.ts';
 import { withMeasuredImage, type EnclaveArgs } from '../options/enclave.ts';
+import type { LimitsArgs } from '../options/limits.ts';
 import type { RegistryArgs } from '../options/registry.ts';
 
-interface MeasureArgs extends EnclaveArgs, RegistryArgs {
+interface MeasureArgs extends EnclaveArgs, LimitsArgs, RegistryArgs {
   image: string;
 }
 

@@ -10,11 +10,12 @@ import { resolveSigningDate, type EnclaveIdentity } from '../../index.ts';
 import { signMeasured } from '../../pipeline/index.ts';
 import type { CommandHandler } from '../main.ts';
 import { withMeasuredImage, type EnclaveArgs } from '../options/enclave.ts';
+import { limitsFrom, type LimitsArgs } from '../options/limits.ts';
 import type { RegistryArgs } from '../options/registry.ts';
 import { signerFrom, type SignerArgs } from '../options/signer.ts';
 import { identityLines } from './gramine-sign.ts';
 
-interface SignArgs extends EnclaveArgs, SignerArgs, RegistryArgs {
+interface SignArgs extends EnclaveArgs, LimitsArgs, SignerArgs, RegistryArgs {
   image: string;
   outputDir: string;
   name: string;
@@ -35,6 +36,7 @@ export const signCommand: CommandHandler<SignArgs, SignResult> = {
     { id: 'sign', title: 'Signing the SIGSTRUCT' },
   ],
   run: async (args, report, io) => {
+    limitsFrom(args); // a bad --max-* value is E_USAGE before the key is read (withMeasuredImage applies them)
     const date = resolveSigningDate(args.date, io.env.SOURCE_DATE_EPOCH);
     const signer = await signerFrom(args, io);
     return withMeasuredImage(args, report, io, async (measured, image) => {

@@ -9,10 +9,11 @@ import { loadSigstorePublicKey, verifyAttestations, type VerifyAttestationsResul
 import { parseReference } from '../../transports/index.ts';
 import type { CommandHandler } from '../main.ts';
 import { daemonFrom, openImage } from '../options/enclave.ts';
+import { limitsFrom, type LimitsArgs } from '../options/limits.ts';
 import { registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 import { identityLines } from './gramine-sign.ts';
 
-interface VerifyArgs extends RegistryArgs {
+interface VerifyArgs extends RegistryArgs, LimitsArgs {
   image: string;
   platform?: string;
   tmpDir?: string;
@@ -35,11 +36,12 @@ export const verifyCommand: CommandHandler<VerifyArgs, VerifyResult> = {
     { id: 'verify', title: 'Verifying the enclave' },
   ],
   run: async (args, report, io) => {
+    const limits = limitsFrom(args);
     const registry = await registryOptionsFrom(args, io);
     const image = await openImage(args.image, args, report, { registry, daemon: daemonFrom(io.env, [parseReference(args.image)]) });
     try {
       const expect = { ...(args.expectMrenclave ? { mrenclave: args.expectMrenclave } : {}), ...(args.expectMrsigner ? { mrsigner: args.expectMrsigner } : {}) };
-      const verified = await verifyConfidentialImage(image, { expect, report });
+      const verified = await verifyConfidentialImage(image, { expect, limits, report });
       const result: VerifyResult = { image: args.image, digest: image.manifestDigest, ...verified };
       if (args.attestKey !== undefined) {
         const ref = parseReference(args.image);

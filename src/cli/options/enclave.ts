@@ -12,6 +12,7 @@ import type { Image } from '../../image/image.ts';
 import { parseManifestToml } from '../../measure/index.ts';
 import { loadRuntimeDir, loadRuntimeImage, measureImage, type GramineRuntime, type MeasuredImage, type SecretProvisioning } from '../../pipeline/index.ts';
 import type { CliIo } from '../command.ts';
+import { limitsFrom, type LimitsArgs } from './limits.ts';
 import { registryOptionsFrom, type RegistryArgs } from './registry.ts';
 import { defaultPolicy, loadPolicy, policyWithOverrides, type Policy } from '../../policy/index.ts';
 import type { Reporter } from '../../progress.ts';
@@ -175,11 +176,11 @@ export async function openImage(reference: string, args: Pick<EnclaveArgs, 'plat
 }
 
 /**
- * Loads the runtime named by --runtime-dir or --runtime-image. Returns it with a `close` that
- * releases the runtime image (a no-op for a directory).
+ * Loads the runtime named by --runtime-dir or --runtime-image (flattened within the --max-* limits,
+ * options/limits.ts). Returns it with a `close` that releases the runtime image (a no-op for a directory).
  */
-export async function runtimeFrom(args: EnclaveArgs, report: Reporter, sources: SourceOptions = {}): Promise<{ runtime: GramineRuntime; close: () => Promise<void> }> {
-  const options = { ...(args.gramineVersion === undefined ? {} : { version: args.gramineVersion }), report };
+export async function runtimeFrom(args: EnclaveArgs & LimitsArgs, report: Reporter, sources: SourceOptions = {}): Promise<{ runtime: GramineRuntime; close: () => Promise<void> }> {
+  const options = { ...(args.gramineVersion === undefined ? {} : { version: args.gramineVersion }), limits: limitsFrom(args), report };
   if (args.runtimeDir !== undefined) return { runtime: await loadRuntimeDir(args.runtimeDir, options), close: async () => {} };
   if (args.runtimeImage === undefined) {
     throw new CconvError('E_USAGE', 'no Gramine runtime given', {
@@ -197,15 +198,16 @@ export async function runtimeFrom(args: EnclaveArgs, report: Reporter, sources: 
 
 /**
  * The common body of `measure` and `sign`: reads settings, policy and fragment, opens the runtime
- * and the image (registry and daemon options from the command's environment), measures, and hands
- * the result to `fn`. Both images are closed on every path.
+ * and the image (registry and daemon options from the command's environment), measures within the
+ * --max-* limits, and hands the result to `fn`. Both images are closed on every path.
  */
 export async function withMeasuredImage<T>(
-  args: EnclaveArgs & RegistryArgs & { image: string },
+  args: EnclaveArgs & LimitsArgs & RegistryArgs & { image: string },
   report: Reporter,
   io: CliIo,
   fn: (measured: MeasuredImage, image: Image, runtime: GramineRuntime) => Promise<T>,
 ): Promise<T> {
+  const limits = limitsFrom(args);
   const [settings, policy, fragment] = await Promise.all([settingsFrom(args), policyFrom(args), fragmentFrom(args)]);
   const keyProvisioning = keyProvisioningFrom(args);
   const registry = await registryOptionsFrom(args, io);
@@ -215,7 +217,7 @@ export async function withMeasuredImage<T>(
   try {
     const image = await openImage(args.image, args, report, sources);
     try {
-      const measured = await measureImage(image, { runtime, policy, settings, report, ...(fragment ? { fragment } : {}), ...(keyProvisioning ? { keyProvisioning } : {}) });
+      const measured = await measureImage(image, { runtime, policy, settings, limits, report, ...(fragment ? { fragment } : {}), ...(keyProvisioning ? { keyProvisioning } : {}) });
       return await fn(measured, image, runtime);
     } finally {
       await image.close();
