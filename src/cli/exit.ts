@@ -2,6 +2,7 @@
  * The one place that maps error codes to exit statuses and one-line messages (README.md, "Exit
  * codes"). A Record over the closed ErrorCode union, so a new code cannot be added without a status.
  */
+import { constants } from 'node:os';
 import { CconvError, type ErrorCode } from '../errors.ts';
 
 /** Exit statuses. 0 is success. */
@@ -15,9 +16,17 @@ export const ExitStatus = {
   unsupported: 7,
   /** A release policy denies the claims (`cconv policy check`), or a quote is rejected (`cconv kbs verify-quote`). */
   policyDenied: 8,
-  /** Cancelled (SIGINT/SIGTERM), as shells report 128+SIGINT. */
+  /** Cancelled (E_ABORTED) with no signal to name; a signal gives `signalStatus` instead. */
   interrupted: 130,
 } as const;
+
+/** The signals that stop a command cleanly (src/cli/command.ts). */
+export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+
+/** Exit status after `signal`, as shells report a process it ended: 128 + its number (SIGHUP 129, SIGINT 130, SIGTERM 143). */
+export function signalStatus(signal: StopSignal): number {
+  return 128 + constants.signals[signal];
+}
 
 const STATUS: Record<ErrorCode, number> = {
   E_USAGE: ExitStatus.usage,
@@ -78,9 +87,9 @@ export function asCconvError(err: unknown): CconvError {
   });
 }
 
-/** The JSON form of an error printed on stdout with --json. */
-export function errorJson(err: CconvError): { error: { code: ErrorCode; message: string; hint?: string; exitStatus: number } } {
-  const out: { code: ErrorCode; message: string; hint?: string; exitStatus: number } = { code: err.code, message: err.message, exitStatus: STATUS[err.code] };
+/** The JSON form of an error printed on stdout with --json; `exitStatus` defaults to the code's. */
+export function errorJson(err: CconvError, exitStatus: number = STATUS[err.code]): { error: { code: ErrorCode; message: string; hint?: string; exitStatus: number } } {
+  const out: { code: ErrorCode; message: string; hint?: string; exitStatus: number } = { code: err.code, message: err.message, exitStatus };
   if (err.hint !== undefined) out.hint = err.hint;
   return { error: out };
 }

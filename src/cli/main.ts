@@ -1,6 +1,7 @@
 /**
  * `cconv` CLI: global options and command registration. `bin/cconv.js` calls `runCli` and sets the
- * process exit status from its result; nothing else in cconv exits.
+ * process exit status from its result; nothing else in cconv exits, but for the same stop signal
+ * sent twice to a cancellable command (command.ts), which `processIo().signals` ends at once.
  *
  * Start-up stays cheap (STYLE.md habit 10): parsing loads yargs and the usage modules
  * (src/cli/usage/: names, descriptions, options) only. A command's own module, and with it the
@@ -9,10 +10,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import type { CliIo, CommandSpec, GlobalOptions } from './command.ts';
+import type { CliIo, CommandSpec, GlobalOptions, SignalIo } from './command.ts';
 
 /** The part of a command that runs (its module in src/cli/commands/), imported when it runs. */
-export type CommandHandler<A, R> = Pick<CommandSpec<A, R>, 'stages' | 'run' | 'human'>;
+export type CommandHandler<A, R> = Pick<CommandSpec<A, R>, 'stages' | 'run' | 'human' | 'cancellable'>;
 
 /** What `--help` needs of a command, and `load`, which imports the rest of it. */
 export interface CommandUsage {
@@ -48,8 +49,30 @@ export function processIo(): CliIo {
       for await (const c of process.stdin) chunks.push(c as Buffer);
       return Buffer.concat(chunks);
     },
+    signals: processSignals,
   };
 }
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** The process's SIGINT, SIGTERM and SIGHUP. */
+const processSignals: SignalIo = {
+  trap(onSignal) {
+    const handlers = STOP_SIGNALS.map((signal) => {
+      const handler = (): void => {
+        // After SIGHUP the terminal may be gone: a failed write to it must not end the cleanup.
+        for (const stream of [process.stdout, process.stderr]) if (stream.listenerCount('error') === 0) stream.on('error', () => {});
+        onSignal(signal);
+      };
+      process.on(signal, handler);
+      return { signal, handler };
+    });
+    return () => {
+      for (const { signal, handler } of handlers) process.off(signal, handler);
+    };
+  },
+  exit: (status) => process.exit(status),
+};
 
 /** Parses `argv` and runs the command; resolves to the exit status. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -77,7 +100,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .demandCommand(1, 'name a command (see --help)')
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns ?? 110))
-    .epilogue('Exit status: 0 ok, 1 internal error, 2 usage, 3 not found, 4 invalid image, 5 environment (daemon, registry, I/O), 6 keys and signatures, 7 unsupported, 8 release policy denies (policy check).')
+    .epilogue('Exit status: 0 ok, 1 internal error, 2 usage, 3 not found, 4 invalid image, 5 environment (daemon, registry, I/O), 6 keys and signatures, 7 unsupported, 8 release policy denies (policy check), 128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP).')
     .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
