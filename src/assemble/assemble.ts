@@ -6,7 +6,7 @@ import { CconvError, wrapIoError } from '../errors.ts';
 import { digestOf } from '../image/digest.ts';
 import type { Layer } from '../image/image.ts';
 import { MediaType, type Descriptor } from '../image/types.ts';
-import { runTask, silentReporter } from '../progress.ts';
+import { runTask, silentReporter, throwIfAborted } from '../progress.ts';
 import type { EntryType } from '../rootfs/types.ts';
 import { buildCconvLayer } from './cconv-layer.ts';
 import { buildConfig, buildManifest, configDescriptor, type LabelInput } from './config.ts';
@@ -56,9 +56,12 @@ function checkRuntimeConflicts(input: AssembleInput, runtime: ReadonlyMap<string
  * E_CONFIG (bad or conflicting paths), E_UNSUPPORTED (hardlink involving an encrypted file),
  * E_SIZE_MISMATCH (ciphertext file size), E_IO, and the layer errors of the source and runtime
  * (E_LAYER_CORRUPT, E_DIGEST_MISMATCH). The source image must stay open until the result is written.
+ * Once `report.signal` is aborted it stops between layers (a cancelled build's source streams stop
+ * on their own: pipeline/abortable.ts) and fails the same way, with the signal's E_ABORTED.
  */
 export async function assembleImage(input: AssembleInput): Promise<AssembledImage> {
   const report = input.report ?? silentReporter;
+  const stopped = (): void => throwIfAborted(report.signal);
   if (!Number.isSafeInteger(input.epoch) || input.epoch < 0) throw new CconvError('E_CONFIG', `epoch ${input.epoch} is not a non-negative integer number of seconds`);
   if (input.entrypoint.length === 0) throw new CconvError('E_CONFIG', 'the output image needs an entrypoint (the runtime loader argv)');
   const encrypted = new Set(input.encrypted.map((e) => normalizeImagePath(e.path, 'encrypted file')));
@@ -81,6 +84,7 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
     return await runTask(report, 'assemble', 'Assembling the output image', async (advance) => {
       const source = input.source;
       const hits = encrypted.size > 0 || encrypts !== undefined ? await findLayersWith(source.layers, drops, advance) : new Map<number, string[]>();
+      stopped();
       const runtime = await buildRuntimeLayer(input.runtime.rootfs, input.runtime.paths, input.runtime.added ?? [], {
         epoch: input.epoch,
         workDir: dir,
@@ -91,9 +95,11 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
       checkRuntimeConflicts(input, runtime.entries);
       const app: AssembledLayer[] = [];
       for (const layer of source.layers) {
+        stopped();
         if (!hits.has(layer.index)) app.push(kept(layer));
         else app.push(spooled(await rewriteLayer(layer, drops, join(dir, `layer-source-${layer.index}`), advance), 'source'));
       }
+      stopped();
       const lowerType = (path: string): EntryType | undefined => runtime.entries.get(path) ?? input.sourceRootfs.get(path)?.type;
       const cconv = await buildCconvLayer({
         files: input.files,
@@ -105,6 +111,7 @@ export async function assembleImage(input: AssembleInput): Promise<AssembledImag
         file: join(dir, 'layer-cconv'),
         onBytes: advance,
       });
+      stopped();
       // The runtime above the app's layers: no whiteout or opaque directory of the app can hide it.
       const layers = [...app, spooled(runtime.layer, 'runtime'), spooled(cconv, 'cconv')];
       const labels: LabelInput = { identity: input.identity, runtimeInfo: input.runtimeInfo, sourceDigest: source.manifestDigest, sourceRef: input.sourceRef, ...(input.untrustedCode ? { untrustedCode: true } : {}) };

@@ -2,7 +2,9 @@
  * `cconv build`: source image -> measured, signed, (partly) encrypted confidential image written to
  * a destination. Stages, in order: flatten + hash, policy, manifest, measure, sign, encrypt,
  * assemble, write, then key envelope and release policies. Nothing half-written stays behind:
- * temp files go on every path, and a destination is only committed after every blob is in.
+ * temp files go on every path, and a destination is only committed after every blob is in. A
+ * cancelled build (its signal aborted) stops at its next read or write (abortable.ts), cleans up
+ * the same way and throws E_ABORTED.
  */
 import { assembleImage, keptDescriptor, writeAssembled } from '../assemble/index.ts';
 import type { EnclaveIdentity, Signer, SigstructDate } from '../enclave/index.ts';
@@ -21,10 +23,11 @@ import type { Image, Layer } from '../image/image.ts';
 import type { TrustedFile } from '../measure/index.ts';
 import type { Digest } from '../image/types.ts';
 import { defaultPolicy, encryptedPathTest, type Policy } from '../policy/index.ts';
-import { silentReporter, type Reporter } from '../progress.ts';
+import { asAbortError, silentReporter, throwIfAborted, withSignal, type Reporter } from '../progress.ts';
 import type { Rootfs } from '../rootfs/types.ts';
 import type { GramineSettings, ManifestTable } from '../runtimes/index.ts';
 import type { ImageDestination } from '../transports/types.ts';
+import { abortableDestination, abortableImage } from './abortable.ts';
 import { EarlyBlobs } from './early-blobs.ts';
 import type { SecretProvisioning } from './key-provisioning.ts';
 import { encryptSelected, type EncryptedFiles } from './encrypt.ts';
@@ -60,6 +63,12 @@ export interface BuildInput {
   releasePolicies?: { dir: string } & ReleaseOptions;
   tmpDir?: string;
   report?: Reporter;
+  /**
+   * Cancels the build; default `report.signal` (the CLI aborts it on SIGINT, SIGTERM, SIGHUP). Up
+   * to the destination's commit the build then stops, removes what it wrote and throws E_ABORTED;
+   * once the image is committed, the key envelope and release policies are still written.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a build produced (README.md, "cconv build --json"). */
@@ -87,7 +96,15 @@ export interface BuildOutput {
 }
 
 /** Runs the whole pipeline for one image. See the module comment for the stages. */
-export async function buildImage(input: BuildInput): Promise<BuildOutput> {
+export async function buildImage(given: BuildInput): Promise<BuildOutput> {
+  const signal = given.signal ?? given.report?.signal;
+  // Every stage reads the source or writes the destination: seen through the signal, they stop it.
+  const input: BuildInput = signal === undefined ? given : {
+    ...given,
+    source: abortableImage(given.source, signal),
+    destination: abortableDestination(given.destination, signal),
+    report: given.report?.signal === signal ? given.report : withSignal(given.report ?? silentReporter, signal),
+  };
   const report = input.report ?? silentReporter;
   const runtimeRoot = input.runtime.image?.rootfs;
   if (runtimeRoot === undefined) {
@@ -96,6 +113,7 @@ export async function buildImage(input: BuildInput): Promise<BuildOutput> {
   // The host loader's closure first: a runtime image that cannot start any enclave fails the
   // build before the app image is read.
   const host = await planHostLoader(runtimeRoot, input.runtime.constants);
+  throwIfAborted(signal);
   const policy = input.policy ?? (await defaultPolicy());
   // With nothing to encrypt, every source layer is kept as it is: copy each one to the
   // destination as soon as flatten has verified it (early-blobs.ts).
@@ -108,7 +126,7 @@ export async function buildImage(input: BuildInput): Promise<BuildOutput> {
       await early.cancel(err);
       await input.destination.abort().catch(() => {}); // writeAssembled aborts on its own failures
     }
-    throw err;
+    throw signal?.aborted === true ? asAbortError(signal, err) : err;
   }
 }
 
@@ -127,6 +145,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
   const { report, runtimeRoot, host, policy, early } = ctx;
   const timings: Record<string, number> = {};
   const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
+    throwIfAborted(report.signal); // no stage starts once the build is cancelled
     const start = performance.now();
     try {
       return await fn();

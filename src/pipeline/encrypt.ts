@@ -21,7 +21,7 @@ import type { EncryptedFile } from '../assemble/index.ts';
 import { CconvError, wrapIoError } from '../errors.ts';
 import { PfBatch, encryptAt, encryptedSize, pfBoundPath, type PfTarget, type PfWriteOptions, type SecretKey } from '../encrypt/index.ts';
 import type { SelectedFile } from '../policy/index.ts';
-import { runTask, type Reporter } from '../progress.ts';
+import { runTask, throwIfAborted, type Reporter } from '../progress.ts';
 import { comparePaths } from '../rootfs/index.ts';
 import type { Rootfs } from '../rootfs/types.ts';
 
@@ -53,6 +53,11 @@ export interface EncryptSelectedOptions {
   bufferMax?: number;
   /** At most this many background batches at once (default ENCRYPT_CONCURRENCY, at least 1; ENCRYPT_BUFFER_BUDGET bounds their bytes). */
   concurrency?: number;
+  /**
+   * Cancels the pass (default `report.signal`): checked before each file; the content streams of a
+   * cancelled build fail on their own (pipeline/abortable.ts). The call then fails as on any error.
+   */
+  signal?: AbortSignal;
 }
 
 /** Set of background jobs bounded in number and in bytes; the first failure is kept and rethrown. */
@@ -241,6 +246,7 @@ export async function encryptSelected(
     }
   }
   const bufferMax = options.bufferMax ?? ENCRYPT_BUFFER_MAX;
+  const signal = options.signal ?? options.report.signal;
   let dir: string;
   try {
     dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'cconv-encrypt-'));
@@ -269,6 +275,7 @@ export async function encryptSelected(
           await rootfs.readContents(
             (e) => byPath.has(e.path),
             async (e, content) => {
+              throwIfAborted(signal);
               const { f, target } = byPath.get(e.path)!;
               const source = `${f.path} in the image`;
               const path = pfBoundPath({ path: f.path, uri: `file:${f.path}` }, f.path);

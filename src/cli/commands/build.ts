@@ -153,6 +153,7 @@ export const buildCommand: CommandHandler<Args, BuildResult> = {
     { id: 'assemble', title: 'Assembling the confidential image' },
     { id: 'write', title: 'Writing the image' },
   ],
+  cancellable: true,
   run,
   human: (r) => {
     const id = r.identity;
