@@ -8,12 +8,14 @@
  * independently (files or separate HTTP requests), so several may stream at once. The result lists
  * blobs in manifest order, never in completion order. On the first failure (or when `signal`
  * aborts) no further blob starts, the blobs in flight are cancelled by destroying their streams and
- * awaited, then the destination is aborted once and the FIRST error is rethrown.
+ * awaited, then the destination is aborted once and the FIRST error is rethrown. A signal aborted
+ * at any point before the commit (`options.signal`, else `options.report.signal`) makes the copy
+ * fail with its E_ABORTED after the same cleanup; nothing is committed.
  */
 import { Readable } from 'node:stream';
 import { CconvError } from '../errors.ts';
 import type { Descriptor, Digest } from '../image/types.ts';
-import { runTask, silentReporter, type Reporter } from '../progress.ts';
+import { abortError, asAbortError, runTask, silentReporter, throwIfAborted, type Reporter } from '../progress.ts';
 import { putBlobFrom } from './put-blob.ts';
 import type { ImageDestination, ImageSource, OpenOptions } from './types.ts';
 
@@ -55,8 +57,11 @@ export function copyLanes(dst: Pick<ImageDestination, 'concurrentBlobs'>, reques
 /** Copies the image `src` resolves to (for the platform asked) into `dst` and commits it. */
 export async function copyImage(src: ImageSource, dst: ImageDestination, options: CopyOptions = {}): Promise<CopyResult> {
   const report = options.report ?? silentReporter;
+  const signal = options.signal ?? report.signal;
   const lanes = copyLanes(dst, options.concurrency);
-  const image = await src.open(options);
+  const image = await src.open(signal === undefined ? options : { ...options, signal }).catch((err: unknown) => {
+    throw signal?.aborted === true ? asAbortError(signal, err) : err;
+  });
   try {
     const all: PlannedBlob[] = [
       // As stored: the destination's putBlob checks digest and size, so the bytes are hashed once.
@@ -65,8 +70,9 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, options
     ];
     // First occurrence of each digest wins (a layer listed twice is copied once).
     const blobs = all.filter((b, i) => all.findIndex((x) => x.descriptor.digest === b.descriptor.digest) === i);
-    const failure = await copyBlobs(blobs, dst, lanes, report, options.signal);
+    const failure = await copyBlobs(blobs, dst, lanes, report, signal);
     if (failure !== undefined) throw failure.error;
+    throwIfAborted(signal); // after the last blob: no manifest, no commit
     const result: CopyResult = {
       manifestDigest: await dst.putManifest(image.manifestBytes, image.manifestMediaType),
       copied: blobs.filter((b) => b.outcome === 'copied').map((b) => b.descriptor.digest),
@@ -77,7 +83,7 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, options
   } catch (err) {
     // Reached only once no putBlob is running any more (copyBlobs settles every lane first).
     await dst.abort().catch(() => {});
-    throw err;
+    throw signal?.aborted === true ? asAbortError(signal, err) : err;
   } finally {
     await image.close();
   }
@@ -97,7 +103,7 @@ async function copyBlobs(blobs: PlannedBlob[], dst: ImageDestination, lanes: num
     const cancelled = new CconvError('E_ABORTED', 'blob copy cancelled after another failure');
     for (const stream of inFlight) stream.destroy(cancelled);
   };
-  const onAbort = (): void => fail(new CconvError('E_ABORTED', 'copy aborted', { cause: signal?.reason }));
+  const onAbort = (): void => fail(abortError(signal!));
   if (signal?.aborted === true) onAbort();
   signal?.addEventListener('abort', onAbort, { once: true });
 

@@ -40,6 +40,7 @@ function mountSource(src: ImageReference, dst: ImageReference): string | undefin
 /** The copy command. */
 export const copyCommand: CommandHandler<CopyArgs, CopyCommandResult> = {
   stages: () => [{ id: 'write', title: 'Copying the image' }],
+  cancellable: true,
   run: async (args, report, io) => {
     const srcRef = parseReference(args.source);
     const dstRef = parseReference(args.destination);
@@ -56,7 +57,7 @@ export const copyCommand: CommandHandler<CopyArgs, CopyCommandResult> = {
           report(e);
           if (e.type === 'advance' && e.id.startsWith('copy:')) advance(e.amount);
         };
-        const options: CopyOptions = { report: forward };
+        const options: CopyOptions = { report: forward, signal: report.signal }; // forward does not carry the signal
         if (args.platform !== undefined) options.platform = parsePlatform(args.platform);
         if (args.tmpDir !== undefined) options.tmpDir = args.tmpDir;
         return copyImage(source, destination, options);
