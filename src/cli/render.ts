@@ -243,5 +243,6 @@ async function drawList(tasks: Array<{ title: string; task: (ctx: unknown, task:
   const nowhere = { write: () => true }; // listr2's second stream; the renderer writes nothing there
   const output = new ProcessOutput(screen as unknown as NodeJS.WriteStream, nowhere as unknown as NodeJS.WriteStream);
   const logger = new ListrLogger({ useIcons: true, toStderr: [], processOutput: output });
-  await new Listr(tasks, { concurrent: false, exitOnError: true, renderer: StderrRenderer, rendererOptions: { collapseErrors: false, logger } }).run();
+  // No SIGINT listener of listr2's own: it would exit at once (127), before a cancellable command cleans up.
+  await new Listr(tasks, { concurrent: false, exitOnError: true, registerSignalListeners: false, renderer: StderrRenderer, rendererOptions: { collapseErrors: false, logger } }).run();
 }
