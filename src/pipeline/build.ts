@@ -24,7 +24,7 @@ import type { TrustedFile } from '../measure/index.ts';
 import type { Digest } from '../image/types.ts';
 import { defaultPolicy, encryptedPathTest, type Policy } from '../policy/index.ts';
 import { asAbortError, silentReporter, throwIfAborted, withSignal, type Reporter } from '../progress.ts';
-import type { Rootfs } from '../rootfs/types.ts';
+import type { FlattenLimits, Rootfs } from '../rootfs/types.ts';
 import type { GramineSettings, ManifestTable } from '../runtimes/index.ts';
 import type { ImageDestination } from '../transports/types.ts';
 import { abortableDestination, abortableImage } from './abortable.ts';
@@ -47,6 +47,8 @@ export interface BuildInput {
   runtime: GramineRuntime;
   destination: ImageDestination;
   policy?: Policy;
+  /** Bounds on the source image's tree (flatten's defaults when absent). */
+  limits?: Partial<FlattenLimits>;
   settings?: Partial<GramineSettings>;
   fragment?: ManifestTable;
   signer: Signer;
@@ -158,6 +160,7 @@ async function runStages(input: BuildInput, ctx: StageContext): Promise<BuildOut
       runtime: input.runtime,
       report,
       policy,
+      ...(input.limits ? { limits: input.limits } : {}),
       ...(input.keyProvisioning ? { keyProvisioning: input.keyProvisioning } : {}),
       ...(input.settings ? { settings: input.settings } : {}),
       ...(input.fragment ? { fragment: input.fragment } : {}),

@@ -4,9 +4,9 @@
  * a hint naming the flag that raises it; a value that is not a positive integer is E_USAGE. Runs
  * the CLI in-process on the fixture images (hello: two layers, a handful of entries; the
  * gramine-runtime stand-in: one layer) and, for verify, on a confidential image built from them.
- * `build` has no limit flags yet: src/pipeline/build.ts does not pass them to measureImage.
  */
 import test from 'ava';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,21 @@ test('measure: the limits apply to the runtime image too', async (t) => {
   const over = await cli(['measure', hello, '--runtime-image', runtime, '--max-entries', '3']);
   t.is(over.status, ExitStatus.unsupported, over.stderr);
   t.true(over.stderr.includes(`layer 0 (${layer}): over the limit of 3 entries`), over.stderr);
+});
+
+test('build: --max-layers 1 refuses the two-layer source before anything is written', async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'cconv-limits-build-'));
+  t.teardown(() => rm(work, { recursive: true, force: true }));
+  const key = join(work, 'enclave-key.pem');
+  t.is((await cli(['keygen', key])).status, 0);
+  const out = join(work, 'out');
+  const over = await cli(['build', hello, '--runtime-image', runtime, '--key', key, '--output', `oci:${out}:sgx`, '--max-layers', '1']);
+  t.is(over.status, ExitStatus.unsupported, over.stderr);
+  t.regex(over.stderr, /E_UNSUPPORTED: the image has 2 layers, over the limit of 1/);
+  t.regex(over.stderr, /hint: .*--max-layers N/);
+  t.false(existsSync(join(out, 'index.json')));
+  const ok = await cli(['build', hello, '--runtime-image', runtime, '--key', key, '--output', `oci:${out}:sgx`, '--max-layers', '2']);
+  t.is(ok.status, 0, ok.stderr);
 });
 
 test('verify: the limits apply to the confidential image it reads', async (t) => {

@@ -18,11 +18,12 @@ import type { CliIo } from '../command.ts';
 import type { CommandHandler } from '../main.ts';
 import { destinationFrom, epochFrom, signingKeyPath, type BuildArgs } from '../options/build.ts';
 import { daemonFrom, fragmentFrom, keyProvisioningFrom, openImage, policyFrom, runtimeFrom, settingsFrom, type EnclaveArgs } from '../options/enclave.ts';
+import { limitsFrom, type LimitsArgs } from '../options/limits.ts';
 import { registryOptionsFrom, type RegistryArgs } from '../options/registry.ts';
 import { signerFrom, type SignerArgs } from '../options/signer.ts';
 import { formatBytes } from '../render.ts';
 
-interface Args extends EnclaveArgs, SignerArgs, RegistryArgs, BuildArgs {
+interface Args extends EnclaveArgs, SignerArgs, RegistryArgs, BuildArgs, LimitsArgs {
   source: string;
 }
 
@@ -92,6 +93,7 @@ async function run(args: Args, report: Reporter, io: CliIo): Promise<BuildResult
         destination,
         policy,
         settings,
+        limits: limitsFrom(args),
         ...(fragment ? { fragment } : {}),
         signer,
         date,
