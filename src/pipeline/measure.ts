@@ -68,6 +68,9 @@ export async function measureImage(image: Image, options: MeasureOptions): Promi
   });
   const policy = options.policy ?? (await defaultPolicy());
   const selection = selectFiles(rootfs, policy);
+  for (const path of selection.unencryptable) {
+    report({ type: 'log', level: 'warn', message: `${path} matches an encrypt rule but is not a regular file: it has no content to encrypt and stays as it is` });
+  }
   const settings: Partial<GramineSettings> = { ...options.settings, pkglibdir: runtime.pkglibdir };
   const fragment = options.keyProvisioning
     ? keyProvisioningFragment(options.keyProvisioning, { image, selection, runtime, settings }, options.fragment)

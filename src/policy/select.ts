@@ -116,7 +116,36 @@ export function selectFiles(rootfs: Rootfs, policy: Policy | CompiledPolicy): Fi
   trusted.sort(byPath);
   allowed.sort(byPath);
   encrypted.sort(byPath);
-  return { trusted, allowed, encrypted, allowedPaths: literalAllowedPaths(rootfs, compiled, policy, allowed), excluded, skipped };
+  const unencryptable = [...rootfs.entries()]
+    .filter((e) => (e.type === 'fifo' || e.type === 'char' || e.type === 'block') && compiled.classify(`/${e.path}`) === 'encrypt')
+    .map((e) => `/${e.path}`);
+  if ('rules' in policy) checkLiteralEncrypts(rootfs, policy, encrypted);
+  return { trusted, allowed, encrypted, allowedPaths: literalAllowedPaths(rootfs, compiled, policy, allowed), excluded, skipped, unencryptable };
+}
+
+/**
+ * A glob-free encrypt pattern names one thing the user means to protect: E_CONFIG when no regular
+ * file at or below it ends up encrypted (nothing there, a fifo or device, an empty directory, or a
+ * later rule that classifies it otherwise), rather than a build that silently encrypts nothing.
+ */
+function checkLiteralEncrypts(rootfs: Rootfs, policy: Policy, encrypted: readonly SelectedFile[]): void {
+  for (const rule of policy.rules) {
+    if (rule.type !== 'encrypt') continue;
+    for (const pattern of rule.paths) {
+      if (GLOB_META.test(pattern)) continue;
+      const path = pattern.length > 1 ? pattern.replace(/\/+$/, '') : pattern;
+      const below = path === '/' ? '/' : `${path}/`;
+      if (encrypted.some((f) => f.path === path || f.path.startsWith(below))) continue;
+      const what = resolveQuietly(rootfs, path.slice(1));
+      const why = what === undefined ? 'there is nothing at that path in the image'
+        : what.type === 'file' ? 'a later policy rule classifies it otherwise'
+          : what.type === 'dir' ? 'it is a directory with no regular file to encrypt (or later rules classify them otherwise)'
+            : `it is a ${what.type}, which has no content to encrypt`;
+      throw new CconvError('E_CONFIG', `the encrypt rule ${JSON.stringify(pattern)} matches no file to encrypt: ${why}`, {
+        hint: 'name a regular file or a directory holding files (a glob such as /app/model/** may match nothing without an error)',
+      });
+    }
+  }
 }
 
 /** Glob-free allow patterns that still classify as 'allow' and are not already listed files. */

@@ -62,4 +62,9 @@ export interface FileSelection {
   readonly excluded: number;
   /** Symlinks that do not resolve to a regular file inside the root (dangling, to a dir, ...). */
   readonly skipped: number;
+  /**
+   * Paths an encrypt rule classifies as encrypted that hold no content to encrypt (a fifo, a
+   * device): they stay as they are in the image; the caller warns about them.
+   */
+  readonly unencryptable: readonly string[];
 }

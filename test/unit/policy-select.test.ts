@@ -166,3 +166,29 @@ test('compiled and plain policies select the same files (literal allow paths nee
   const policy = parsePolicy({ version: 1, rules: [{ type: 'trust', paths: ['/usr'] }] });
   t.deepEqual(selectFiles(root, policy), selectFiles(root, compilePolicy(policy)));
 });
+
+test('encrypt rules: a literal path that matches nothing to encrypt is E_CONFIG saying why; special files a glob matches are reported', (t) => {
+  const root = fakeRootfs([
+    file('/app/model/weights.bin', 'w'),
+    file('/app/readme', 'r'),
+    { path: '/app/pipe', type: 'fifo', mode: 0o644 },
+    chardev('/app/dev'),
+    dir('/app/empty'),
+  ]);
+  const encrypt = (...paths: string[]): Policy => ({ version: 1, rules: [{ type: 'trust', paths: ['/**'] }, { type: 'encrypt', paths }] });
+  // A directory with a file below it, and a file: fine.
+  t.deepEqual(selectFiles(root, encrypt('/app/model', '/app/readme')).encrypted.map((f) => f.path), ['/app/model/weights.bin', '/app/readme']);
+  const cases: Array<[string, RegExp]> = [
+    ['/app/pipe', /"\/app\/pipe" matches no file to encrypt: it is a fifo, which has no content to encrypt/],
+    ['/app/dev', /it is a char, which has no content/],
+    ['/app/missing.key', /there is nothing at that path in the image/],
+    ['/app/empty/', /it is a directory with no regular file to encrypt/],
+  ];
+  for (const [path, message] of cases) t.throws(() => selectFiles(root, encrypt(path)), { code: 'E_CONFIG', message }, path);
+  const overridden: Policy = { version: 1, rules: [{ type: 'encrypt', paths: ['/app/readme'] }, { type: 'trust', paths: ['/app/**'] }] };
+  t.throws(() => selectFiles(root, overridden), { code: 'E_CONFIG', message: /a later policy rule classifies it otherwise/ });
+  // A glob may match special files: they are listed for a warning, not encrypted, not an error.
+  const sel = selectFiles(root, encrypt('/app/**'));
+  t.deepEqual(sel.unencryptable, ['/app/dev', '/app/pipe']);
+  t.deepEqual(sel.encrypted.map((f) => f.path), ['/app/model/weights.bin', '/app/readme']);
+});
