@@ -53,8 +53,8 @@ export interface CommandSpec<A, R> {
   /**
    * True when `run` stops once `report.signal` is aborted and removes what it wrote. Then the first
    * SIGINT, SIGTERM or SIGHUP aborts it and the process exits 128+N once it has cleaned up; the
-   * same signal again exits at once. Other commands end at once on a signal, as any process does:
-   * they leave nothing that needs undoing.
+   * same signal again exits at once. Other commands keep the default actions: a signal ends them
+   * at once, whatever they were writing.
    */
   cancellable?: boolean;
 }
