@@ -9,6 +9,7 @@
  */
 import { posix } from 'node:path';
 import { CconvError } from '../errors.ts';
+import { readFiles } from '../rootfs/read-files.ts';
 import type { Rootfs } from '../rootfs/types.ts';
 import { isElf64X86, readElfDynamic } from './read.ts';
 import type { ElfDynamicInfo } from './types.ts';
@@ -48,18 +49,13 @@ export interface ClosureOptions {
 }
 
 /** Reads the files at the given real paths (absolute) in one pass over the layers. */
-async function readFiles(rootfs: Rootfs, realPaths: ReadonlySet<string>): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  await rootfs.readContents(
-    (e) => realPaths.has(`/${e.path}`),
-    async (e, content) => {
-      if (e.size > MAX_OBJECT_BYTES) throw new CconvError('E_ELF_INVALID', `/${e.path} is ${e.size} bytes, too large for a shared object`);
-      const parts: Buffer[] = [];
-      for await (const c of content) parts.push(c as Buffer);
-      out.set(`/${e.path}`, Buffer.concat(parts));
-    },
-  );
-  return out;
+async function readObjects(rootfs: Rootfs, realPaths: ReadonlySet<string>): Promise<Map<string, Buffer>> {
+  for (const p of realPaths) {
+    const size = rootfs.get(p.slice(1))?.size ?? 0;
+    if (size > MAX_OBJECT_BYTES) throw new CconvError('E_ELF_INVALID', `${p} is ${size} bytes, too large for a shared object`);
+  }
+  const read = await readFiles(rootfs, [...realPaths].map((p) => p.slice(1)), MAX_OBJECT_BYTES);
+  return new Map([...read].map(([path, bytes]) => [`/${path}`, bytes]));
 }
 
 /** The real path of the regular file at absolute `path` in the image, or undefined. */
@@ -104,14 +100,14 @@ export async function resolveElfClosure(rootfs: Rootfs, path: string, options: C
   const confDirs = options.confDirs ?? [];
   const exeReal = realFile(rootfs, path);
   if (exeReal === undefined) return undefined;
-  const exeBytes = (await readFiles(rootfs, new Set([exeReal]))).get(exeReal)!;
+  const exeBytes = (await readObjects(rootfs, new Set([exeReal]))).get(exeReal)!;
   const executable = objectOf(posix.basename(path), exeReal, exeReal, exeBytes);
   const closure: ElfClosure = { executable, libraries: [], missing: [] };
   const loaded = new Map<string, ClosureObject>(); // by the names ld.so matches: asked name and DT_SONAME
   const interp = executable.info.interpreter;
   if (interp !== undefined) {
     const real = realFile(rootfs, interp);
-    const bytes = real === undefined ? undefined : (await readFiles(rootfs, new Set([real]))).get(real);
+    const bytes = real === undefined ? undefined : (await readObjects(rootfs, new Set([real]))).get(real);
     if (real === undefined || bytes === undefined || !isElf64X86(bytes)) {
       closure.missing.push(interp);
     } else {
@@ -149,7 +145,7 @@ export async function resolveElfClosure(rootfs: Rootfs, path: string, options: C
       if (closure.libraries.length + want.size > MAX_OBJECTS) {
         throw new CconvError('E_ELF_INVALID', `${path} needs more than ${MAX_OBJECTS} shared objects`);
       }
-      const bytes = await readFiles(rootfs, want);
+      const bytes = await readObjects(rootfs, want);
       for (const r of round) {
         if (r.real === undefined || r.content !== undefined) continue;
         const content = bytes.get(r.real)!;

@@ -8,6 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import { CconvError } from '../errors.ts';
 import { GRAMINE_RUNTIME_DIR } from '../measure/index.ts';
+import { readFiles } from '../rootfs/index.ts';
 import type { Rootfs } from '../rootfs/types.ts';
 
 /** Where Gramine's packages install the launcher script. */
@@ -40,16 +41,11 @@ export async function detectGramineVersion(rootfs: Rootfs): Promise<DetectedVers
     if (e.type === 'file' && e.path.endsWith('/graminelibos/__init__.py')) candidates.set(e.path, 'python');
   }
   const found: Array<DetectedVersion & { kind: 'script' | 'python' }> = [];
-  await rootfs.readContents(
-    (e) => candidates.has(e.path) && e.size <= MAX_BYTES,
-    async (e, content) => {
-      const parts: Buffer[] = [];
-      for await (const c of content) parts.push(c as Buffer);
-      const kind = candidates.get(e.path)!;
-      const m = (kind === 'script' ? SCRIPT_VERSION : PYTHON_VERSION).exec(Buffer.concat(parts).toString('utf8'));
-      if (m !== null) found.push({ version: m[1]!, series: versionSeries(m[1]!)!, from: `/${e.path}`, kind });
-    },
-  );
+  for (const [path, bytes] of await readFiles(rootfs, candidates.keys(), MAX_BYTES)) {
+    const kind = candidates.get(path)!;
+    const m = (kind === 'script' ? SCRIPT_VERSION : PYTHON_VERSION).exec(bytes.toString('utf8'));
+    if (m !== null) found.push({ version: m[1]!, series: versionSeries(m[1]!)!, from: `/${path}`, kind });
+  }
   found.sort((a, b) => (a.kind === b.kind ? a.from.localeCompare(b.from) : a.kind === 'script' ? -1 : 1));
   const first = found[0];
   return first === undefined ? undefined : { version: first.version, series: first.series, from: first.from };

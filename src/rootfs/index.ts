@@ -13,5 +13,7 @@ export { MAX_SYMLINKS, DEFAULT_READ_FILE_MAX } from './view.ts';
 export type { ContentVisitor, EntryType, FlattenLimits, FlattenOptions, Rootfs, RootfsEntry, RootfsTotals } from './types.ts';
 /** flatten's default bounds (FlattenOptions.limits raises or lowers them). */
 export { DEFAULT_FLATTEN_LIMITS } from './limits.ts';
+/** Several whole files of an image in one pass over its layers. */
+export { readFiles } from './read-files.ts';
 /** The library directories an image's /etc/ld.so.conf (and its includes) lists. */
 export { ldSoConfDirs, LD_SO_CONF } from './ld-so-conf.ts';

@@ -8,7 +8,8 @@
  */
 import { posix } from 'node:path';
 import { globToRegExp } from '../policy/glob.ts';
-import type { Rootfs, RootfsEntry } from './types.ts';
+import { readFiles } from './read-files.ts';
+import type { Rootfs } from './types.ts';
 
 /** ldconfig's main file. */
 export const LD_SO_CONF = '/etc/ld.so.conf';
@@ -57,22 +58,15 @@ function expand(rootfs: Rootfs, pattern: string): string[] {
   return out.sort();
 }
 
-/** Reads the files at absolute `paths` in one pass over the layers; missing ones are left out. */
+/** Reads the files at absolute `paths` in one pass over the layers, by the path they were named by; missing ones are left out. */
 async function readAll(rootfs: Rootfs, paths: readonly string[]): Promise<Map<string, string>> {
-  const wanted = new Map<string, string>(); // real path -> the path it was named by
+  const named = new Map<string, string>(); // real path -> the path it was named by
   for (const p of paths) {
-    const e: RootfsEntry | undefined = rootfs.resolve(p.slice(1));
-    if (e?.type === 'file' && e.size <= MAX_BYTES) wanted.set(e.path, p);
+    const e = rootfs.resolve(p.slice(1));
+    if (e?.type === 'file') named.set(e.path, p);
   }
   const texts = new Map<string, string>();
-  await rootfs.readContents(
-    (e) => wanted.has(e.path),
-    async (e, content) => {
-      const parts: Buffer[] = [];
-      for await (const c of content) parts.push(c as Buffer);
-      texts.set(wanted.get(e.path)!, Buffer.concat(parts).toString('utf8'));
-    },
-  );
+  for (const [real, bytes] of await readFiles(rootfs, named.keys(), MAX_BYTES)) texts.set(named.get(real)!, bytes.toString('utf8'));
   return texts;
 }
 
